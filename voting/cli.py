@@ -1,0 +1,56 @@
+"""Top-level `voting` command.
+
+Each area owns its subcommands in its own `cli.py` and exposes `register(subparsers)`;
+this module only assembles them, so adding a verb never touches another area's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that contribute subcommands, in help order. A module listed here must define
+# `register(subparsers: argparse._SubParsersAction) -> None`; each parser it adds sets
+# `func=callable(args) -> int`.
+COMMAND_MODULES = (
+    "functions.cli",
+    "mesh.local.cli",
+    "observer.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voting",
+        description="The AKS voting app on a service mesh: run, route, observe.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
