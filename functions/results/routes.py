@@ -1,0 +1,7 @@
+"""results' routes."""
+
+from aiohttp import web
+
+from functions.results import views
+
+routes = [web.get("/analytics", views.analytics)]

@@ -1,0 +1,1 @@
+"""vote (voting-app): the page users see; records votes through storage."""
