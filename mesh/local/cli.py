@@ -1,0 +1,269 @@
+"""`voting up | down | step | status | tls-check`: the local system from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mesh.local.errors import MeshError, NotRunning
+
+
+def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
+    from mesh.local.control import default_state_dir
+
+    parser.add_argument(
+        "--state-dir", type=Path, default=default_state_dir(),
+        help="where the running system keeps its files (default: %(default)s, or $VOTING_STATE_DIR)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    up = subparsers.add_parser("up", help="run the whole system locally on real Envoy (the main job)")
+    up.add_argument("--step", default="1", help="rollout step to start at: 1-5 or its name (default 1)")
+    up.add_argument("--port", type=int, default=8080, help="ingress gateway port (default 8080)")
+    up.add_argument("--control-port", type=int, default=15000, help="control API port (default 15000)")
+    up.add_argument("--base-port", type=int, default=20000, help="first port for pods (default 20000)")
+    up.add_argument("--no-auto-mtls", action="store_true",
+                    help="plaintext until a DestinationRule asks for ISTIO_MUTUAL (Istio 1.0 behaviour)")
+    up.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    up.add_argument("--mysql-host", default="127.0.0.1")
+    up.add_argument("--mysql-port", type=int, default=3306)
+    up.add_argument("--mysql-user", default="root")
+    up.add_argument("--mysql-password", default="")
+    up.add_argument("--mysql-database", default="azurevote")
+    up.add_argument("--detach", action="store_true", help="return once ready; stop with `voting down`")
+    up.add_argument("--no-ui", action="store_true", help="do not open the dashboard")
+    _state_dir_arg(up)
+    up.set_defaults(func=cmd_up)
+
+    down = subparsers.add_parser("down", help="stop the local system")
+    _state_dir_arg(down)
+    down.set_defaults(func=cmd_down)
+
+    step = subparsers.add_parser("step", help="apply a rollout step to the running system")
+    step.add_argument("step", help="1-5 or deploy, update-analytics, lock-down, canary, finalize")
+    _state_dir_arg(step)
+    step.set_defaults(func=cmd_step)
+
+    status = subparsers.add_parser("status", help="workloads, routes and mTLS modes in force")
+    status.add_argument("--json", action="store_true")
+    _state_dir_arg(status)
+    status.set_defaults(func=cmd_status)
+
+    check = subparsers.add_parser("tls-check", help="mutual-TLS state of a service (like istioctl authn tls-check)")
+    check.add_argument("service", nargs="?", default="all")
+    check.add_argument("--json", action="store_true")
+    _state_dir_arg(check)
+    check.set_defaults(func=cmd_tls_check)
+
+
+def _fail(message: str) -> int:
+    print(f"voting: {message}", file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- up / down
+def cmd_up(args: argparse.Namespace) -> int:
+    from mesh.local.control import ControlClient
+    from mesh.local.process import PidRegistry
+
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    client = ControlClient(args.state_dir)
+    with contextlib.suppress(MeshError):
+        asyncio.run(client.status())
+        return _fail(f"already running (state in {args.state_dir}); stop it with `voting down`")
+    leftovers = PidRegistry.kill_leftovers(args.state_dir / "pids.json")
+    if leftovers:
+        print(f"cleaned up {leftovers} process(es) left by a previous run")
+    (args.state_dir / "control.json").unlink(missing_ok=True)
+    if args.detach:
+        return _up_detached(args, client)
+    try:
+        return asyncio.run(_run_up(args))
+    except MeshError as exc:
+        return _fail(str(exc))
+
+
+def _up_detached(args: argparse.Namespace, client: Any) -> int:
+    argv = [sys.executable, "-m", "voting", *[a for a in sys.argv[1:] if a != "--detach"]]
+    if "--no-ui" not in argv:
+        argv.append("--no-ui")
+    log_path = args.state_dir / "voting-up.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return _fail(f"`voting up` exited with {process.returncode}; see {log_path}")
+        with contextlib.suppress(MeshError):
+            status = asyncio.run(client.status())
+            if status.get("step"):
+                _print_ready(status)
+                return 0
+        time.sleep(0.3)
+    return _fail(f"not ready after 120 s; see {log_path}")
+
+
+def _print_ready(status: dict[str, Any]) -> None:
+    step = status["step"]
+    print(f"ready: step {step['number']} ({step['name']})")
+    print(f"  app:        {status['ingress']}")
+    print("  status:     voting status   |  next step: voting step <n>  |  stop: voting down")
+
+
+async def _run_up(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from mesh.local.backends import MySQLTarget
+    from mesh.local.control import control_app, write_control_file
+    from mesh.local.system import LocalMesh, Options
+
+    started = time.monotonic()
+    quiet = not args.no_ui and sys.stdout.isatty()
+
+    def progress(message: str) -> None:
+        if not quiet or not ui_running:
+            print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    ui_running = False
+    options = Options(
+        state_dir=args.state_dir,
+        ingress_port=args.port,
+        control_port=args.control_port,
+        base_port=args.base_port,
+        auto_mtls=not args.no_auto_mtls,
+        redis_url=args.redis_url,
+        mysql=MySQLTarget(args.mysql_host, args.mysql_port, args.mysql_user, args.mysql_password,
+                          args.mysql_database),
+    )
+    mesh = LocalMesh(options, on_event=progress)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(control_app(mesh, stop), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
+        await mesh.start(args.step)
+        write_control_file(args.state_dir, args.control_port)
+        progress(f"ready in {time.monotonic() - started:.1f}s: {mesh.status()['ingress']}")
+        if not args.no_ui and sys.stdout.isatty():
+            ui_running = True
+            await _run_dashboard(args, stop)
+        else:
+            print("Ctrl-C stops everything.", flush=True)
+            await stop.wait()
+    finally:
+        (args.state_dir / "control.json").unlink(missing_ok=True)
+        await mesh.stop()
+        await runner.cleanup()
+    return 0
+
+
+async def _run_dashboard(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """Open the observer in this terminal; quitting it stops the system."""
+    try:
+        from observer.app import run_local_dashboard
+    except ImportError:
+        print("the dashboard is not available; Ctrl-C stops everything.", flush=True)
+        await stop.wait()
+        return
+    dashboard = asyncio.create_task(run_local_dashboard(args.state_dir))
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({dashboard, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (dashboard, waiter):
+        task.cancel()
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from mesh.local.control import ControlClient
+    from mesh.local.process import PidRegistry
+
+    client = ControlClient(args.state_dir)
+    try:
+        asyncio.run(client.shutdown())
+    except NotRunning:
+        killed = PidRegistry.kill_leftovers(args.state_dir / "pids.json")
+        print(f"not running; cleaned up {killed} leftover process(es)" if killed else "not running")
+        return 0
+    deadline = time.monotonic() + 30
+    while (args.state_dir / "control.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    while (args.state_dir / "pids.json").exists() and time.monotonic() < deadline:
+        try:
+            if json.loads((args.state_dir / "pids.json").read_text()) == {}:
+                break
+        except ValueError:
+            pass
+        time.sleep(0.2)
+    print("stopped")
+    return 0
+
+
+# ---------------------------------------------------------------- step / status / tls-check
+def cmd_step(args: argparse.Namespace) -> int:
+    from mesh.local.control import ControlClient
+
+    try:
+        status = asyncio.run(ControlClient(args.state_dir).step(args.step))
+    except MeshError as exc:
+        return _fail(str(exc))
+    print(format_status(status))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from mesh.local.control import ControlClient
+
+    try:
+        status = asyncio.run(ControlClient(args.state_dir).status())
+    except MeshError as exc:
+        return _fail(str(exc))
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
+def cmd_tls_check(args: argparse.Namespace) -> int:
+    from mesh.local.control import ControlClient
+    from mesh.local.tlscheck import format_rows, tls_check
+
+    async def run() -> list[dict[str, Any]]:
+        status = await ControlClient(args.state_dir).status()
+        return await tls_check(status, args.service, args.state_dir)
+
+    try:
+        rows = asyncio.run(run())
+    except MeshError as exc:
+        return _fail(str(exc))
+    if not rows:
+        return _fail(f"no service named {args.service}")
+    print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
+    return 0 if all(r["status"] == "OK" for r in rows) else 3
+
+
+def format_status(status: dict[str, Any]) -> str:
+    step = status.get("step") or {}
+    lines = [f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}", ""]
+    lines.append(f"{'WORKLOAD':<24}{'VERSION':<9}{'READY':<8}RESTARTS")
+    for w in status["workloads"]:
+        lines.append(f"{w['name']:<24}{w['version']:<9}{w['ready']}/{w['desired']:<6}{w['restarts']}")
+    lines.append("")
+    lines.append(f"{'SERVICE':<18}{'MTLS (SERVER)':<15}{'CLIENT TLS':<14}ROUTES")
+    for s in status["services"]:
+        routes = "; ".join(
+            f"{r['match']} -> {r['subset'] or 'all pods'}"
+            + (f" ({r['weight']}%)" if r["weight"] != 100 else "")
+            + (f" [abort {r['fault']['abort_percent']:g}%]" if r.get("fault") else "")
+            for r in s["routes"]
+        )
+        lines.append(f"{s['name']:<18}{s['peer_authentication']:<15}{s['client_tls']:<14}{routes}")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The supervisor's control API on loopback, and the client the other commands use.
+
+`voting up` serves it; `voting step`, `voting status`, `voting down` and the observer call it.
+Where it listens is written to `<state dir>/control.json`.
+
+    GET  /status             what runs, the routes and mTLS modes in force, recent events
+    POST /step  {"step": S}  apply a rollout step (200 with the new status, 400/409 with the reason)
+    POST /shutdown           stop everything
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from mesh.local.errors import MeshError, NotRunning
+from mesh.local.system import LocalMesh
+from mesh.steps import StepError
+
+MESH_KEY = web.AppKey("mesh", LocalMesh)
+STOP_KEY = web.AppKey("stop", asyncio.Event)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("VOTING_STATE_DIR") or f"/tmp/voting-mesh-{os.getuid()}")
+
+
+async def _status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[MESH_KEY].status())
+
+
+async def _step(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        step = str(body["step"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": 'expected JSON {"step": "<1-5 or name>"}'}, status=400)
+    mesh = request.app[MESH_KEY]
+    if mesh.lock.locked():
+        return web.json_response({"error": "another step is being applied"}, status=409)
+    try:
+        await mesh.apply_step(step)
+    except (MeshError, StepError) as exc:
+        mesh.event(f"step {step} failed: {exc}")
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(mesh.status())
+
+
+async def _shutdown(request: web.Request) -> web.Response:
+    request.app[STOP_KEY].set()
+    return web.json_response({"stopping": True})
+
+
+def control_app(mesh: LocalMesh, stop: asyncio.Event) -> web.Application:
+    app = web.Application()
+    app[MESH_KEY] = mesh
+    app[STOP_KEY] = stop
+    app.router.add_get("/status", _status)
+    app.router.add_post("/step", _step)
+    app.router.add_post("/shutdown", _shutdown)
+    return app
+
+
+def write_control_file(state_dir: Path, port: int) -> None:
+    path = state_dir / "control.json"
+    path.write_text(json.dumps({"pid": os.getpid(), "port": port}))
+
+
+class ControlClient:
+    """Talks to a running `voting up` through its control API."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def base_url(self) -> str:
+        try:
+            info = json.loads((self.state_dir / "control.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise NotRunning(f"no local system is running (nothing in {self.state_dir}); start it with `voting up`") from exc
+        return f"http://127.0.0.1:{info['port']}"
+
+    async def call(self, method: str, path: str, payload: Any = None, timeout: float = 120) -> Any:
+        url = self.base_url() + path
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+                async with session.request(method, url, json=payload) as response:
+                    data = await response.json(content_type=None)
+                    if response.status >= 400:
+                        raise MeshError(data.get("error", f"HTTP {response.status}"))
+                    return data
+        except aiohttp.ClientConnectionError as exc:
+            raise NotRunning(f"the local system at {url} does not answer; is `voting up` running?") from exc
+
+    async def status(self) -> dict[str, Any]:
+        return await self.call("GET", "/status", timeout=5)
+
+    async def step(self, step: str) -> dict[str, Any]:
+        return await self.call("POST", "/step", {"step": step})
+
+    async def shutdown(self) -> None:
+        await self.call("POST", "/shutdown", timeout=5)

@@ -1,0 +1,561 @@
+"""The Kubernetes and Istio resources the local mesh honours, parsed strictly.
+
+A rendered step (see `mesh.steps.render_step`) is a list of plain dicts. `parse_resources`
+turns it into the typed view below. Istio fields the local mesh does not implement are an
+error naming the field (`UnsupportedField`), never silently ignored: a user must not believe
+a policy is in force when it is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mesh.local.errors import InvalidResource, UnsupportedField
+
+APP_FUNCTIONS = {"voting-app": "vote", "voting-analytics": "results", "voting-storage": "storage"}
+"""Deployments the local mesh runs as function processes, by their `app` label."""
+
+# ---------------------------------------------------------------- strict field checking
+# A schema is a dict of allowed keys (value: sub-schema), a one-item list (each element
+# follows the item schema), or LEAF (any value). `*` in a dict allows any key.
+LEAF: None = None
+_STRING_MATCH = {"exact": LEAF, "prefix": LEAF, "regex": LEAF}
+_META = {"name": LEAF, "namespace": LEAF, "labels": LEAF, "annotations": LEAF}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "VirtualService": {
+        "spec": {
+            "hosts": LEAF,
+            "gateways": LEAF,
+            "http": [
+                {
+                    "name": LEAF,
+                    "match": [
+                        {
+                            "name": LEAF,
+                            "uri": _STRING_MATCH,
+                            "headers": {"*": _STRING_MATCH},
+                            "sourceLabels": LEAF,
+                            "gateways": LEAF,
+                        }
+                    ],
+                    "route": [
+                        {
+                            "destination": {"host": LEAF, "subset": LEAF, "port": {"number": LEAF}},
+                            "weight": LEAF,
+                        }
+                    ],
+                    "timeout": LEAF,
+                    "retries": {"attempts": LEAF, "perTryTimeout": LEAF, "retryOn": LEAF},
+                    "fault": {
+                        "abort": {"percentage": {"value": LEAF}, "httpStatus": LEAF},
+                        "delay": {"percentage": {"value": LEAF}, "fixedDelay": LEAF},
+                    },
+                }
+            ],
+        }
+    },
+    "DestinationRule": {
+        "spec": {
+            "host": LEAF,
+            "trafficPolicy": {"tls": {"mode": LEAF}},
+            "subsets": [{"name": LEAF, "labels": LEAF, "trafficPolicy": {"tls": {"mode": LEAF}}}],
+        }
+    },
+    "PeerAuthentication": {
+        "spec": {"selector": {"matchLabels": LEAF}, "mtls": {"mode": LEAF}},
+    },
+    "AuthorizationPolicy": {
+        "spec": {
+            "selector": {"matchLabels": LEAF},
+            "action": LEAF,
+            "rules": [{"from": [{"source": {"principals": LEAF}}]}],
+        }
+    },
+    "Gateway": {
+        "spec": {
+            "selector": LEAF,
+            "servers": [
+                {"port": {"number": LEAF, "name": LEAF, "protocol": LEAF}, "hosts": LEAF}
+            ],
+        }
+    },
+}
+
+
+def check_fields(value: Any, schema: Any, resource: str, path: str) -> None:
+    """Raise UnsupportedField for the first key of `value` the schema does not allow."""
+    if schema is LEAF:
+        return
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise InvalidResource(f"{resource}: {path} must be a list")
+        for index, item in enumerate(value):
+            check_fields(item, schema[0], resource, f"{path}[{index}]")
+        return
+    if not isinstance(value, dict):
+        raise InvalidResource(f"{resource}: {path} must be a mapping")
+    for key, item in value.items():
+        if key in schema:
+            check_fields(item, schema[key], resource, f"{path}.{key}" if path else key)
+        elif "*" in schema:
+            check_fields(item, schema["*"], resource, f"{path}.{key}")
+        else:
+            raise UnsupportedField(resource, f"{path}.{key}" if path else key)
+
+
+# ---------------------------------------------------------------- the typed view
+@dataclass(frozen=True)
+class StringMatch:
+    """An Istio StringMatch: exact, prefix or regex (RE2, whole value)."""
+
+    kind: str
+    value: str
+
+    def matches(self, text: str) -> bool:
+        if self.kind == "exact":
+            return text == self.value
+        if self.kind == "prefix":
+            return text.startswith(self.value)
+        return re.fullmatch(self.value, text) is not None
+
+    def describe(self) -> str:
+        return {"exact": "=", "prefix": "^=", "regex": "~"}[self.kind] + self.value
+
+
+@dataclass(frozen=True)
+class HTTPMatch:
+    """One `match` entry: all of its conditions must hold."""
+
+    uri: StringMatch | None = None
+    headers: tuple[tuple[str, StringMatch], ...] = ()
+    source_labels: tuple[tuple[str, str], ...] = ()
+    gateways: tuple[str, ...] = ()
+
+    def applies_to_source(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(key) == value for key, value in self.source_labels)
+
+
+@dataclass(frozen=True)
+class Destination:
+    host: str
+    subset: str | None
+    port: int | None
+    weight: int
+
+
+@dataclass(frozen=True)
+class Fault:
+    abort_percent: float = 0.0
+    abort_status: int = 503
+    delay_percent: float = 0.0
+    delay_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout: float | None
+    retry_on: str | None
+
+
+@dataclass(frozen=True)
+class HTTPRoute:
+    """One VirtualService `http` rule; rules are tried in order, first match wins."""
+
+    name: str | None
+    matches: tuple[HTTPMatch, ...]
+    destinations: tuple[Destination, ...]
+    timeout: float | None = None
+    retries: Retries | None = None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True)
+class VirtualService:
+    name: str
+    hosts: tuple[str, ...]
+    gateways: tuple[str, ...]
+    http: tuple[HTTPRoute, ...]
+
+    @property
+    def applies_to_mesh(self) -> bool:
+        return not self.gateways or "mesh" in self.gateways
+
+
+@dataclass(frozen=True)
+class Subset:
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    tls_mode: str | None
+
+
+@dataclass(frozen=True)
+class DestinationRule:
+    name: str
+    host: str
+    tls_mode: str | None
+    subsets: tuple[Subset, ...]
+
+    def subset(self, name: str) -> Subset | None:
+        return next((s for s in self.subsets if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class PeerAuthentication:
+    name: str
+    selector: tuple[tuple[str, str], ...] | None
+    mode: str
+
+
+@dataclass(frozen=True)
+class AuthorizationPolicy:
+    name: str
+    selector: tuple[tuple[str, str], ...] | None
+    principals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GatewayServer:
+    port: int
+    protocol: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    selector: tuple[tuple[str, str], ...]
+    servers: tuple[GatewayServer, ...]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment: the pods the local mesh runs as function processes."""
+
+    name: str
+    replicas: int
+    labels: tuple[tuple[str, str], ...]
+    service_account: str
+    container_port: int
+    env: tuple[tuple[str, str], ...]
+
+    @property
+    def app(self) -> str:
+        return dict(self.labels).get("app", "")
+
+    @property
+    def version(self) -> str:
+        return dict(self.labels).get("version", "")
+
+    @property
+    def function(self) -> str | None:
+        return APP_FUNCTIONS.get(self.app)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    name: str
+    port: int
+    target_port: int
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    selector: tuple[tuple[str, str], ...]
+    ports: tuple[ServicePort, ...]
+
+    def selects(self, labels: dict[str, str]) -> bool:
+        return bool(self.selector) and all(labels.get(k) == v for k, v in self.selector)
+
+
+@dataclass
+class MeshResources:
+    """Everything of one rendered step that the local mesh acts on."""
+
+    namespace: str = "voting"
+    workloads: list[Workload] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    virtual_services: list[VirtualService] = field(default_factory=list)
+    destination_rules: list[DestinationRule] = field(default_factory=list)
+    peer_authentications: list[PeerAuthentication] = field(default_factory=list)
+    authorization_policies: list[AuthorizationPolicy] = field(default_factory=list)
+    gateways: list[Gateway] = field(default_factory=list)
+
+    def service(self, host: str) -> Service | None:
+        return next((s for s in self.services if s.name == short_host(host)), None)
+
+    def destination_rule(self, host: str) -> DestinationRule | None:
+        return next(
+            (d for d in self.destination_rules if short_host(d.host) == short_host(host)), None
+        )
+
+    def mesh_workloads(self) -> list[Workload]:
+        return [w for w in self.workloads if w.function]
+
+
+def short_host(host: str) -> str:
+    """`voting-app.voting.svc.cluster.local` → `voting-app` (the namespace is always ours)."""
+    return host.split(".", 1)[0]
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Istio durations: `1.5s`, `250ms`, `1m`."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", str(value).strip())
+    if not match:
+        raise InvalidResource(f"{where}: invalid duration {value!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    return number * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def _labels(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in (value or {}).items()))
+
+
+def _string_match(value: dict[str, Any], where: str) -> StringMatch:
+    if len(value) != 1:
+        raise InvalidResource(f"{where}: exactly one of exact, prefix, regex")
+    kind, text = next(iter(value.items()))
+    if kind == "regex":
+        try:
+            re.compile(str(text))
+        except re.error as exc:
+            raise InvalidResource(f"{where}: invalid regex {text!r}: {exc}") from exc
+    return StringMatch(kind, str(text))
+
+
+def _parse_virtual_service(name: str, spec: dict[str, Any]) -> VirtualService:
+    rules = []
+    for index, rule in enumerate(spec.get("http") or []):
+        where = f"VirtualService {name}: spec.http[{index}]"
+        matches = []
+        for entry in rule.get("match") or []:
+            matches.append(
+                HTTPMatch(
+                    uri=_string_match(entry["uri"], where) if "uri" in entry else None,
+                    headers=tuple(
+                        (key.lower(), _string_match(value, where))
+                        for key, value in (entry.get("headers") or {}).items()
+                    ),
+                    source_labels=_labels(entry.get("sourceLabels")),
+                    gateways=tuple(entry.get("gateways") or ()),
+                )
+            )
+        routes = rule.get("route") or []
+        if not routes:
+            raise InvalidResource(f"{where}: a route needs at least one destination")
+        destinations = tuple(
+            Destination(
+                host=r["destination"]["host"],
+                subset=r["destination"].get("subset"),
+                port=(r["destination"].get("port") or {}).get("number"),
+                weight=int(r.get("weight", 100 if len(routes) == 1 else 0)),
+            )
+            for r in routes
+        )
+        if len(destinations) > 1 and sum(d.weight for d in destinations) != 100:
+            raise InvalidResource(f"{where}: route weights must add up to 100")
+        retries = None
+        if "retries" in rule:
+            r = rule["retries"]
+            retries = Retries(
+                attempts=int(r.get("attempts", 0)),
+                per_try_timeout=parse_duration(r["perTryTimeout"], where)
+                if "perTryTimeout" in r
+                else None,
+                retry_on=r.get("retryOn"),
+            )
+        fault = None
+        if "fault" in rule:
+            f = rule["fault"]
+            abort, delay = f.get("abort") or {}, f.get("delay") or {}
+            fault = Fault(
+                abort_percent=float((abort.get("percentage") or {}).get("value", 0)),
+                abort_status=int(abort.get("httpStatus", 503)),
+                delay_percent=float((delay.get("percentage") or {}).get("value", 0)),
+                delay_seconds=parse_duration(delay["fixedDelay"], where)
+                if "fixedDelay" in delay
+                else 0.0,
+            )
+        rules.append(
+            HTTPRoute(
+                name=rule.get("name"),
+                matches=tuple(matches),
+                destinations=destinations,
+                timeout=parse_duration(rule["timeout"], where) if "timeout" in rule else None,
+                retries=retries,
+                fault=fault,
+            )
+        )
+    return VirtualService(
+        name=name,
+        hosts=tuple(spec.get("hosts") or ()),
+        gateways=tuple(spec.get("gateways") or ()),
+        http=tuple(rules),
+    )
+
+
+_TLS_MODES = {"ISTIO_MUTUAL", "DISABLE"}
+_MTLS_MODES = {"STRICT", "PERMISSIVE", "DISABLE", "UNSET"}
+
+
+def _tls_mode(policy: dict[str, Any] | None, where: str) -> str | None:
+    mode = ((policy or {}).get("tls") or {}).get("mode")
+    if mode is not None and mode not in _TLS_MODES:
+        raise UnsupportedField(where, f"trafficPolicy.tls.mode={mode}")
+    return mode
+
+
+def _parse_destination_rule(name: str, spec: dict[str, Any]) -> DestinationRule:
+    where = f"DestinationRule {name}"
+    return DestinationRule(
+        name=name,
+        host=spec["host"],
+        tls_mode=_tls_mode(spec.get("trafficPolicy"), where),
+        subsets=tuple(
+            Subset(
+                name=s["name"],
+                labels=_labels(s.get("labels")),
+                tls_mode=_tls_mode(s.get("trafficPolicy"), where),
+            )
+            for s in spec.get("subsets") or []
+        ),
+    )
+
+
+def _parse_env(container: dict[str, Any], secrets: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """Plain values and secretKeyRefs; downward-API values are filled in per pod."""
+    env = []
+    for item in container.get("env") or []:
+        if "value" in item:
+            env.append((item["name"], str(item["value"])))
+        elif "secretKeyRef" in (item.get("valueFrom") or {}):
+            ref = item["valueFrom"]["secretKeyRef"]
+            value = secrets.get(ref["name"], {}).get(ref["key"])
+            if value is not None:
+                env.append((item["name"], value))
+    return env
+
+
+def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
+    import base64
+
+    values = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
+    values.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
+    return values
+
+
+def parse_resources(documents: list[dict[str, Any]]) -> MeshResources:
+    """Parse a rendered step. Istio kinds are checked field by field against SCHEMAS."""
+    result = MeshResources()
+    secrets = {
+        d["metadata"]["name"]: _decode_secret(d) for d in documents if d.get("kind") == "Secret"
+    }
+    for doc in documents:
+        kind = doc.get("kind")
+        meta = doc.get("metadata") or {}
+        name = meta.get("name", "?")
+        spec = doc.get("spec") or {}
+        if kind in SCHEMAS:
+            body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+            check_fields(body, SCHEMAS[kind], f"{kind} {name}", "")
+            check_fields(meta, _META, f"{kind} {name}", "metadata")
+        if kind == "Namespace":
+            result.namespace = name
+        elif kind == "Deployment":
+            template = spec.get("template") or {}
+            pod_spec = template.get("spec") or {}
+            container = (pod_spec.get("containers") or [{}])[0]
+            ports = container.get("ports") or [{"containerPort": 8080}]
+            result.workloads.append(
+                Workload(
+                    name=name,
+                    replicas=int(spec.get("replicas", 1)),
+                    labels=_labels((template.get("metadata") or {}).get("labels")),
+                    service_account=pod_spec.get("serviceAccountName", "default"),
+                    container_port=int(ports[0]["containerPort"]),
+                    env=tuple(_parse_env(container, secrets)),
+                )
+            )
+        elif kind == "Service":
+            result.services.append(
+                Service(
+                    name=name,
+                    selector=_labels(spec.get("selector")),
+                    ports=tuple(
+                        ServicePort(
+                            name=p.get("name", ""),
+                            port=int(p["port"]),
+                            target_port=int(p.get("targetPort", p["port"]))
+                            if str(p.get("targetPort", p["port"])).isdigit()
+                            else int(p["port"]),
+                        )
+                        for p in spec.get("ports") or []
+                    ),
+                )
+            )
+        elif kind == "VirtualService":
+            result.virtual_services.append(_parse_virtual_service(name, spec))
+        elif kind == "DestinationRule":
+            result.destination_rules.append(_parse_destination_rule(name, spec))
+        elif kind == "PeerAuthentication":
+            mode = (spec.get("mtls") or {}).get("mode", "UNSET")
+            if mode not in _MTLS_MODES:
+                raise InvalidResource(f"PeerAuthentication {name}: unknown mtls mode {mode}")
+            selector = (spec.get("selector") or {}).get("matchLabels")
+            result.peer_authentications.append(
+                PeerAuthentication(name, _labels(selector) if selector else None, mode)
+            )
+        elif kind == "AuthorizationPolicy":
+            action = spec.get("action", "ALLOW")
+            if action != "ALLOW":
+                raise UnsupportedField(f"AuthorizationPolicy {name}", f"spec.action={action}")
+            selector = (spec.get("selector") or {}).get("matchLabels")
+            principals = tuple(
+                p
+                for rule in spec.get("rules") or []
+                for source in rule.get("from") or []
+                for p in (source.get("source") or {}).get("principals") or []
+            )
+            result.authorization_policies.append(
+                AuthorizationPolicy(name, _labels(selector) if selector else None, principals)
+            )
+        elif kind == "Gateway":
+            result.gateways.append(
+                Gateway(
+                    name=name,
+                    selector=_labels(spec.get("selector")),
+                    servers=tuple(
+                        GatewayServer(
+                            port=int(s["port"]["number"]),
+                            protocol=str(s["port"].get("protocol", "HTTP")).upper(),
+                            hosts=tuple(s.get("hosts") or ("*",)),
+                        )
+                        for s in spec.get("servers") or []
+                    ),
+                )
+            )
+    _check_references(result)
+    return result
+
+
+def _check_references(resources: MeshResources) -> None:
+    """Every subset a VirtualService names must exist in the host's DestinationRule."""
+    for vs in resources.virtual_services:
+        for rule in vs.http:
+            for dest in rule.destinations:
+                if resources.service(dest.host) is None:
+                    raise InvalidResource(
+                        f"VirtualService {vs.name}: destination host {dest.host} has no Service"
+                    )
+                if dest.subset is None:
+                    continue
+                rule_ = resources.destination_rule(dest.host)
+                if rule_ is None or rule_.subset(dest.subset) is None:
+                    raise InvalidResource(
+                        f"VirtualService {vs.name}: subset {dest.subset} of {dest.host} "
+                        "is not defined in a DestinationRule"
+                    )

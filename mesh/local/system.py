@@ -1,0 +1,463 @@
+"""The whole local system: pods (function + sidecar), the ingress gateway, and step changes.
+
+A step change follows the order that keeps every request served:
+  1. start the new pods and wait until they answer;
+  2. give every Envoy the union of its old and new clusters (new settings win, so clients
+     switch to mutual TLS before any server starts to require it);
+  3. switch listeners and routes;
+  4. drop the clusters no route uses any more;
+  5. stop the pods the step no longer has, after in-flight requests finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from mesh.local import backends as backends_mod
+from mesh.local.ca import LocalCA
+from mesh.local.envoy_config import (
+    MeshView,
+    ProxyConfig,
+    client_tls_mode,
+    compile_ingress,
+    compile_sidecar,
+    effective_mtls_mode,
+    peer_authentication_name,
+)
+from mesh.local.envoy_proxy import EnvoyProxy, envoy_binary
+from mesh.local.errors import MeshError
+from mesh.local.process import ManagedProcess, PidRegistry
+from mesh.local.resources import MeshResources, Workload, parse_resources
+from mesh.local.topology import (
+    INGRESS_NAMESPACE,
+    INGRESS_SERVICE_ACCOUNT,
+    IngressGateway,
+    Pod,
+    PortAllocator,
+)
+from mesh.steps import Step, render_step, resolve_step
+
+log = logging.getLogger("voting.mesh")
+
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
+              "all_proxy", "ALL_PROXY")
+
+
+@dataclass
+class Options:
+    """How `voting up` runs the system; every port and address can be changed."""
+
+    state_dir: Path
+    ingress_port: int = 8080
+    control_port: int = 15000
+    base_port: int = 20000
+    auto_mtls: bool = True
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mysql: backends_mod.MySQLTarget = field(
+        default_factory=lambda: backends_mod.MySQLTarget("127.0.0.1", 3306, "root", "", "azurevote")
+    )
+
+
+@dataclass
+class PodRuntime:
+    """A running pod: its function process, its sidecar process and the sidecar's files."""
+
+    pod: Pod
+    function: ManagedProcess
+    envoy: ManagedProcess
+    proxy: EnvoyProxy
+    ready: bool = False
+
+
+def template_hash(workload: Workload) -> str:
+    """Like Kubernetes' pod-template-hash: a changed pod spec means new pods."""
+    spec = json.dumps([workload.labels, workload.env, workload.service_account], sort_keys=True)
+    return hashlib.sha256(spec.encode()).hexdigest()[:5]
+
+
+class LocalMesh:
+    """Runs the resources of one rollout step on this machine, and moves between steps."""
+
+    def __init__(self, options: Options, on_event: Callable[[str], None] | None = None) -> None:
+        self.options = options
+        self.state_dir = options.state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.registry = PidRegistry(self.state_dir / "pids.json")
+        self.ports = PortAllocator(options.base_port)
+        self.ports.reserve(options.ingress_port)
+        self.ports.reserve(options.control_port)
+        self.backends = backends_mod.Backends(self.state_dir, self.ports, self.registry)
+        self.ca = LocalCA(self.state_dir / "ca")
+        self.envoy = envoy_binary()
+        self.events: collections.deque[tuple[float, str]] = collections.deque(maxlen=200)
+        self._on_event = on_event
+        self.step: Step | None = None
+        self.resources = MeshResources()
+        self.pods: dict[str, PodRuntime] = {}
+        self.ingress: IngressGateway | None = None
+        self.ingress_proxy: EnvoyProxy | None = None
+        self.ingress_process: ManagedProcess | None = None
+        self.redis: backends_mod.RedisTarget | None = None
+        self.mysql: backends_mod.MySQLTarget | None = None
+        self.lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self.extra_processes: list[ManagedProcess] = []
+
+    # ------------------------------------------------------------ events
+    def event(self, message: str) -> None:
+        self.events.append((time.time(), message))
+        log.info(message)
+        if self._on_event:
+            self._on_event(message)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, step: str | int) -> None:
+        target = resolve_step(step)
+        self.event("finding Redis and MariaDB")
+        self.redis = await self.backends.redis(self.options.redis_url)
+        self.mysql = await self.backends.mysql(self.options.mysql)
+        self.event(f"stores: redis {self.redis.url}, mysql {self.mysql.host}:{self.mysql.port}/{self.mysql.database}")
+        port = self.options.ingress_port
+        self.ingress = IngressGateway(port=port, admin_port=self.ports.allocate())
+        await self.apply_step(target)
+        self._health_task = asyncio.create_task(self._health_loop(), name="health")
+
+    async def stop(self) -> None:
+        if self._health_task:
+            self._health_task.cancel()
+        stops = [runtime.function.stop() for runtime in self.pods.values()]
+        stops += [runtime.envoy.stop(grace=2) for runtime in self.pods.values()]
+        if self.ingress_process:
+            stops.append(self.ingress_process.stop(grace=2))
+        stops += [p.stop() for p in self.extra_processes]
+        await asyncio.gather(*stops, return_exceptions=True)
+        await self.backends.stop()
+        if self._session:
+            await self._session.close()
+        self.event("stopped")
+
+    # ------------------------------------------------------------ steps
+    async def apply_step(self, step: str | int | Step) -> None:
+        target = step if isinstance(step, Step) else resolve_step(step)
+        async with self.lock:
+            documents = await asyncio.to_thread(render_step, target)
+            resources = parse_resources(documents)
+            self.event(f"applying step {target.number} ({target.name})")
+            await self._transition(resources)
+            self.step = target
+            self.event(f"step {target.number} ({target.name}) in force")
+
+    async def _transition(self, resources: MeshResources) -> None:
+        desired: dict[str, Workload] = {}
+        for workload in resources.mesh_workloads():
+            suffix = template_hash(workload)
+            for index in range(workload.replicas):
+                desired[f"{workload.name}-{suffix}-{index}"] = workload
+        kept = {name: rt for name, rt in self.pods.items() if name in desired}
+        removed = {name: rt for name, rt in self.pods.items() if name not in desired}
+        new_pods = [
+            Pod(name, workload, *(self.ports.allocate() for _ in range(4)))
+            for name, workload in desired.items()
+            if name not in self.pods
+        ]
+        all_pods = tuple([rt.pod for rt in kept.values()] + new_pods)
+        view = self._view(resources, all_pods)
+
+        # 1. new pods, configured for the new step, serving before anyone routes to them
+        started = await asyncio.gather(
+            *(self._start_pod(pod, view) for pod in new_pods), return_exceptions=True
+        )
+        failures = [r for r in started if isinstance(r, BaseException)]
+        runtimes = [r for r in started if isinstance(r, PodRuntime)]
+        for runtime in runtimes:
+            self.pods[runtime.pod.name] = runtime
+        if failures:
+            for runtime in runtimes:
+                await self._stop_pod(runtime)
+                del self.pods[runtime.pod.name]
+            raise MeshError(f"new pods did not become ready: {failures[0]}")
+        if new_pods:
+            self.event(f"started {len(new_pods)} pod(s): {', '.join(p.name for p in new_pods)}")
+
+        # 2-4. existing proxies: union of clusters, then listeners and routes, then prune
+        proxies = [(rt.proxy, self._sidecar_config(view, rt.pod)) for rt in kept.values()]
+        if self.ingress is not None:
+            ingress_config = compile_ingress(view, self.ingress, self._rds_dir("ingress"))
+            if self.ingress_proxy is None:
+                await self._start_ingress(ingress_config)
+            else:
+                proxies.append((self.ingress_proxy, ingress_config))
+        await self._push_all(
+            [(proxy, _union(proxy.current, config)) for proxy, config in proxies], ("cds",)
+        )
+        await self._push_all(proxies, ("lds", "rds"))
+        await self._push_all(proxies, ("cds",))
+        self.resources = resources
+
+        # 5. pods this step no longer has
+        if removed:
+            await asyncio.sleep(0.5)  # let requests already routed to them finish
+            await asyncio.gather(*(self._stop_pod(rt) for rt in removed.values()))
+            for name in removed:
+                del self.pods[name]
+            self.event(f"stopped {len(removed)} pod(s): {', '.join(sorted(removed))}")
+
+    async def _push_all(
+        self, proxies: list[tuple[EnvoyProxy, ProxyConfig]], kinds: tuple[str, ...]
+    ) -> None:
+        await asyncio.gather(*(proxy.push(self.session, kinds, config) for proxy, config in proxies))
+
+    def _view(self, resources: MeshResources, pods: tuple[Pod, ...]) -> MeshView:
+        certs = {
+            pod.name: self.ca.issue(resources.namespace, pod.workload.service_account, pod.name)
+            for pod in pods
+        }
+        if self.ingress is not None:
+            certs[self.ingress.name] = self.ca.issue(
+                INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT, self.ingress.name
+            )
+        return MeshView(resources, pods, certs, self.options.auto_mtls)
+
+    def _rds_dir(self, name: str) -> str:
+        return str(self.state_dir / "envoy" / name / "rds")
+
+    def _sidecar_config(self, view: MeshView, pod: Pod) -> ProxyConfig:
+        return compile_sidecar(view, pod, self._rds_dir(pod.name))
+
+    # ------------------------------------------------------------ pods
+    def _function_env(self, pod: Pod) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _PROXY_ENV}
+        env.update(dict(pod.workload.env))
+        proxy = f"http://127.0.0.1:{pod.outbound_port}"
+        env.update({"POD_NAME": pod.name, "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": ""})
+        if pod.workload.function == "storage" and self.redis and self.mysql:
+            env["REDIS_URL"] = self.redis.url
+            env.update(self.mysql.env())
+        return env
+
+    async def _start_pod(self, pod: Pod, view: MeshView) -> PodRuntime:
+        directory = self.state_dir / "envoy" / pod.name
+        proxy = EnvoyProxy(pod.name, directory, pod.admin_port, "outbound")
+        proxy.write_all(self._sidecar_config(view, pod))
+        logs = self.state_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        envoy = ManagedProcess(
+            f"{pod.name}/istio-proxy",
+            proxy.command(self.envoy, logs / f"{pod.name}.envoy.log"),
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            log_path=logs / f"{pod.name}.envoy.out",
+            registry=self.registry,
+            on_event=self.event,
+        )
+        function = ManagedProcess(
+            f"{pod.name}/{pod.workload.app}",
+            [sys.executable, "-m", "voting", "function", pod.workload.function or "",
+             "--version", pod.workload.version, "--host", "127.0.0.1", "--port", str(pod.app_port)],
+            env=self._function_env(pod),
+            log_path=logs / f"{pod.name}.log",
+            registry=self.registry,
+            on_event=self.event,
+        )
+        runtime = PodRuntime(pod, function, envoy, proxy)
+        await envoy.start()
+        await function.start()
+        try:
+            await self._wait_ready(runtime, timeout=30)
+        except BaseException:
+            await self._stop_pod(runtime)
+            raise
+        return runtime
+
+    async def _wait_ready(self, runtime: PodRuntime, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not runtime.function.running and runtime.function.restarts > 2:
+                break
+            if await runtime.proxy.ready(self.session) and await self._alive(runtime.pod):
+                runtime.ready = True
+                return
+            await asyncio.sleep(0.1)
+        raise MeshError(f"pod {runtime.pod.name} did not start (see {self.state_dir}/logs/{runtime.pod.name}.log)")
+
+    async def _alive(self, pod: Pod, path: str = "/healthz") -> bool:
+        try:
+            async with self.session.get(
+                f"http://127.0.0.1:{pod.app_port}{path}", timeout=aiohttp.ClientTimeout(total=1)
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    async def _stop_pod(self, runtime: PodRuntime) -> None:
+        await runtime.function.stop()
+        await runtime.envoy.stop(grace=2)
+
+    async def _start_ingress(self, config: ProxyConfig) -> None:
+        assert self.ingress is not None
+        directory = self.state_dir / "envoy" / self.ingress.name
+        self.ingress_proxy = EnvoyProxy(self.ingress.name, directory, self.ingress.admin_port, "ingress")
+        self.ingress_proxy.write_all(config)
+        logs = self.state_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        self.ingress_process = ManagedProcess(
+            "istio-ingressgateway",
+            self.ingress_proxy.command(self.envoy, logs / "istio-ingressgateway.envoy.log"),
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            log_path=logs / "istio-ingressgateway.out",
+            registry=self.registry,
+            on_event=self.event,
+        )
+        await self.ingress_process.start()
+        deadline = time.monotonic() + 15
+        while not await self.ingress_proxy.ready(self.session):
+            if time.monotonic() > deadline:
+                raise MeshError(f"the ingress gateway did not start (see {logs}/istio-ingressgateway.envoy.log)")
+            await asyncio.sleep(0.1)
+
+    async def _health_loop(self) -> None:
+        """Readiness of every pod (its function's /readyz), as a kubelet probe would see it."""
+        while True:
+            for runtime in list(self.pods.values()):
+                runtime.ready = runtime.function.running and await self._alive(runtime.pod, "/readyz")
+            await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        """Workloads, routes and mutual-TLS modes in force: what `voting status` prints."""
+        resources = self.resources
+        pods = tuple(rt.pod for rt in self.pods.values())
+        workloads = []
+        for workload in resources.mesh_workloads():
+            members = [rt for rt in self.pods.values() if rt.pod.workload == workload]
+            workloads.append(
+                {
+                    "name": workload.name,
+                    "app": workload.app,
+                    "version": workload.version,
+                    "desired": workload.replicas,
+                    "ready": sum(1 for rt in members if rt.ready),
+                    "restarts": sum(rt.function.restarts for rt in members),
+                    "pods": [
+                        {"name": rt.pod.name, "app_port": rt.pod.app_port,
+                         "inbound_port": rt.pod.inbound_port, "admin_port": rt.pod.admin_port,
+                         "ready": rt.ready}
+                        for rt in members
+                    ],
+                }
+            )
+        services = []
+        view = MeshView(resources, pods, {}, self.options.auto_mtls)
+        for service in resources.services:
+            if service.name not in {w.app for w in resources.mesh_workloads()}:
+                continue
+            endpoints = [p for p in pods if service.selects(p.labels)]
+            modes = sorted({effective_mtls_mode(resources, p.labels) for p in endpoints}) or [
+                effective_mtls_mode(resources, dict(service.selector))
+            ]
+            rule = resources.destination_rule(service.name)
+            services.append(
+                {
+                    "name": service.name,
+                    "peer_authentication": "/".join(modes),
+                    "authn_policy": peer_authentication_name(resources, dict(service.selector)),
+                    "client_tls": client_tls_mode(view, service.name, None, endpoints),
+                    "destination_rule": f"{rule.name}/{resources.namespace}" if rule else "-",
+                    "routes": describe_routes(resources, service.name),
+                }
+            )
+        return {
+            "step": {"number": self.step.number, "name": self.step.name} if self.step else None,
+            "ingress": f"http://127.0.0.1:{self.options.ingress_port}/",
+            "ingress_admin_port": self.ingress.admin_port if self.ingress else None,
+            "auto_mtls": self.options.auto_mtls,
+            "workloads": workloads,
+            "services": services,
+            "stores": {
+                "redis": self.redis.url if self.redis else None,
+                "mysql": f"{self.mysql.host}:{self.mysql.port}/{self.mysql.database}" if self.mysql else None,
+            },
+            "rss_bytes": self.rss_bytes(),
+            "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
+        }
+
+    def rss_bytes(self) -> int:
+        processes = [rt.function for rt in self.pods.values()] + [rt.envoy for rt in self.pods.values()]
+        processes += [p for p in (self.ingress_process,) if p] + self.backends.private + self.extra_processes
+        return sum(p.rss_bytes() for p in processes)
+
+
+def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
+    """Old clusters plus new ones; where both have a cluster, the new settings win."""
+    clusters = {c["name"]: c for c in current.clusters}
+    clusters.update({c["name"]: c for c in new.clusters})
+    return ProxyConfig(listeners=current.listeners, clusters=list(clusters.values()), route=current.route)
+
+
+def describe_routes(resources: MeshResources, service: str) -> list[dict[str, Any]]:
+    """Human-readable routes for a service: which match sends traffic to which version."""
+    from mesh.local.resources import short_host
+
+    routes: list[dict[str, Any]] = []
+    for vs in resources.virtual_services:
+        targets = {short_host(d.host) for r in vs.http for d in r.destinations}
+        if service not in targets:
+            continue
+        for rule in vs.http:
+            conditions = []
+            for match in rule.matches:
+                parts = []
+                if match.source_labels:
+                    parts.append("from " + ",".join(f"{k}={v}" for k, v in match.source_labels))
+                for name, value in match.headers:
+                    if name == "cookie" and "featureflag=on" in value.value:
+                        parts.append("cookie featureflag=on")
+                    else:
+                        parts.append(f"{name}{value.describe()}")
+                if match.uri and not (match.uri.kind == "prefix" and match.uri.value == "/"):
+                    parts.append(f"uri{match.uri.describe()}")
+                conditions.append(" & ".join(parts) or "all")
+            for dest in rule.destinations:
+                if short_host(dest.host) != service:
+                    continue
+                subset_labels = {}
+                rule_ = resources.destination_rule(service)
+                if rule_ and dest.subset and rule_.subset(dest.subset):
+                    subset_labels = dict(rule_.subset(dest.subset).labels)
+                routes.append(
+                    {
+                        "virtual_service": vs.name,
+                        "match": " | ".join(conditions) if conditions else "all",
+                        "subset": dest.subset,
+                        "version": subset_labels.get("version"),
+                        "weight": dest.weight,
+                        "fault": (
+                            {"abort_percent": rule.fault.abort_percent, "status": rule.fault.abort_status}
+                            if rule.fault and rule.fault.abort_percent
+                            else None
+                        ),
+                    }
+                )
+    if not routes:
+        routes.append({"virtual_service": None, "match": "all", "subset": None, "version": None,
+                       "weight": 100, "fault": None})
+    return routes
