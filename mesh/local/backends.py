@@ -85,8 +85,19 @@ class Backends:
         directory.mkdir(parents=True, exist_ok=True)
         process = ManagedProcess(
             "redis-server",
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(directory)],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+            ],
             env={"PATH": "/usr/bin:/bin"},
             log_path=directory / "redis.log",
             registry=self.registry,
@@ -94,7 +105,9 @@ class Backends:
         await process.start()
         self.private.append(process)
         if not await wait_reachable("127.0.0.1", port, 10):
-            raise BackendUnavailable(f"private redis-server did not start (see {directory}/redis.log)")
+            raise BackendUnavailable(
+                f"private redis-server did not start (see {directory}/redis.log)"
+            )
         return RedisTarget(f"redis://127.0.0.1:{port}/0")
 
     async def mysql(self, target: MySQLTarget) -> MySQLTarget:
@@ -113,16 +126,28 @@ class Backends:
         if not data.exists():
             data.mkdir(parents=True)
             proc = await asyncio.create_subprocess_exec(
-                installer, f"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                installer,
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
             )
             if await proc.wait() != 0:
                 raise BackendUnavailable("mariadb-install-db failed for the private MariaDB")
         process = ManagedProcess(
             "mariadbd",
-            [binary, "--no-defaults", f"--datadir={data}", f"--socket={directory}/mysqld.sock",
-             f"--port={port}", "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
-             f"--pid-file={directory}/mysqld.pid"],
+            [
+                binary,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={directory}/mysqld.sock",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-log-bin",
+                f"--pid-file={directory}/mysqld.pid",
+            ],
             env={"PATH": "/usr/sbin:/usr/bin:/bin"},
             log_path=directory / "mariadb.log",
             registry=self.registry,
@@ -130,7 +155,9 @@ class Backends:
         await process.start()
         self.private.append(process)
         if not await wait_reachable("127.0.0.1", port, 30):
-            raise BackendUnavailable(f"private mariadbd did not start (see {directory}/mariadb.log)")
+            raise BackendUnavailable(
+                f"private mariadbd did not start (see {directory}/mariadb.log)"
+            )
         return MySQLTarget("127.0.0.1", port, "root", "", target.database)
 
     async def stop(self) -> None:

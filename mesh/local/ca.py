@@ -61,9 +61,15 @@ class LocalCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -80,7 +86,10 @@ class LocalCA:
         now = dt.datetime.now(dt.UTC)
         if cert_path.exists() and key_path.exists():
             existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
-            if existing.not_valid_after_utc > now + dt.timedelta(hours=1) and _san(existing) == identity:
+            if (
+                existing.not_valid_after_utc > now + dt.timedelta(hours=1)
+                and _san(existing) == identity
+            ):
                 return IssuedCert(cert_path, key_path, self.ca_path, identity)
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (

@@ -17,29 +17,44 @@ from mesh.local.errors import MeshError, NotRunning
 
 
 def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
-    from mesh.local.control import default_state_dir
+    from mesh.local.paths import default_state_dir
 
     parser.add_argument(
-        "--state-dir", type=Path, default=default_state_dir(),
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
         help="where the running system keeps its files (default: %(default)s, or $VOTING_STATE_DIR)",
     )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    up = subparsers.add_parser("up", help="run the whole system locally on real Envoy (the main job)")
-    up.add_argument("--step", default="1", help="rollout step to start at: 1-5 or its name (default 1)")
+    up = subparsers.add_parser(
+        "up", help="run the whole system locally on real Envoy (the main job)"
+    )
+    up.add_argument(
+        "--step", default="1", help="rollout step to start at: 1-5 or its name (default 1)"
+    )
     up.add_argument("--port", type=int, default=8080, help="ingress gateway port (default 8080)")
-    up.add_argument("--control-port", type=int, default=15000, help="control API port (default 15000)")
-    up.add_argument("--base-port", type=int, default=20000, help="first port for pods (default 20000)")
-    up.add_argument("--no-auto-mtls", action="store_true",
-                    help="plaintext until a DestinationRule asks for ISTIO_MUTUAL (Istio 1.0 behaviour)")
+    up.add_argument(
+        "--control-port", type=int, default=15000, help="control API port (default 15000)"
+    )
+    up.add_argument(
+        "--base-port", type=int, default=20000, help="first port for pods (default 20000)"
+    )
+    up.add_argument(
+        "--no-auto-mtls",
+        action="store_true",
+        help="plaintext until a DestinationRule asks for ISTIO_MUTUAL (Istio 1.0 behaviour)",
+    )
     up.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     up.add_argument("--mysql-host", default="127.0.0.1")
     up.add_argument("--mysql-port", type=int, default=3306)
     up.add_argument("--mysql-user", default="root")
     up.add_argument("--mysql-password", default="")
     up.add_argument("--mysql-database", default="azurevote")
-    up.add_argument("--detach", action="store_true", help="return once ready; stop with `voting down`")
+    up.add_argument(
+        "--detach", action="store_true", help="return once ready; stop with `voting down`"
+    )
     up.add_argument("--no-ui", action="store_true", help="do not open the dashboard")
     _state_dir_arg(up)
     up.set_defaults(func=cmd_up)
@@ -58,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _state_dir_arg(status)
     status.set_defaults(func=cmd_status)
 
-    check = subparsers.add_parser("tls-check", help="mutual-TLS state of a service (like istioctl authn tls-check)")
+    check = subparsers.add_parser(
+        "tls-check", help="mutual-TLS state of a service (like istioctl authn tls-check)"
+    )
     check.add_argument("service", nargs="?", default="all")
     check.add_argument("--json", action="store_true")
     _state_dir_arg(check)
@@ -98,7 +115,9 @@ def _up_detached(args: argparse.Namespace, client: Any) -> int:
         argv.append("--no-ui")
     log_path = args.state_dir / "voting-up.log"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -125,6 +144,7 @@ async def _run_up(args: argparse.Namespace) -> int:
     from mesh.local.backends import MySQLTarget
     from mesh.local.control import control_app, write_control_file
     from mesh.local.system import LocalMesh, Options
+    from mesh.local.topology import port_is_free
 
     started = time.monotonic()
     quiet = not args.no_ui and sys.stdout.isatty()
@@ -141,8 +161,13 @@ async def _run_up(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         auto_mtls=not args.no_auto_mtls,
         redis_url=args.redis_url,
-        mysql=MySQLTarget(args.mysql_host, args.mysql_port, args.mysql_user, args.mysql_password,
-                          args.mysql_database),
+        mysql=MySQLTarget(
+            args.mysql_host,
+            args.mysql_port,
+            args.mysql_user,
+            args.mysql_password,
+            args.mysql_database,
+        ),
     )
     mesh = LocalMesh(options, on_event=progress)
     stop = asyncio.Event()
@@ -152,6 +177,11 @@ async def _run_up(args: argparse.Namespace) -> int:
     runner = web.AppRunner(control_app(mesh, stop), access_log=None)
     await runner.setup()
     try:
+        for port, what in ((args.control_port, "control"), (args.port, "ingress")):
+            if not port_is_free(port):
+                raise MeshError(
+                    f"the {what} port {port} is in use (choose another with --{'control-' if what == 'control' else ''}port)"
+                )
         await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
         await mesh.start(args.step)
         write_control_file(args.state_dir, args.control_port)
@@ -252,10 +282,15 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
 
 def format_status(status: dict[str, Any]) -> str:
     step = status.get("step") or {}
-    lines = [f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}", ""]
+    lines = [
+        f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}",
+        "",
+    ]
     lines.append(f"{'WORKLOAD':<24}{'VERSION':<9}{'READY':<8}RESTARTS")
     for w in status["workloads"]:
-        lines.append(f"{w['name']:<24}{w['version']:<9}{w['ready']}/{w['desired']:<6}{w['restarts']}")
+        lines.append(
+            f"{w['name']:<24}{w['version']:<9}{w['ready']}/{w['desired']:<6}{w['restarts']}"
+        )
     lines.append("")
     lines.append(f"{'SERVICE':<18}{'MTLS (SERVER)':<15}{'CLIENT TLS':<14}ROUTES")
     for s in status["services"]:

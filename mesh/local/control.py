@@ -27,10 +27,6 @@ MESH_KEY = web.AppKey("mesh", LocalMesh)
 STOP_KEY = web.AppKey("stop", asyncio.Event)
 
 
-def default_state_dir() -> Path:
-    return Path(os.environ.get("VOTING_STATE_DIR") or f"/tmp/voting-mesh-{os.getuid()}")
-
-
 async def _status(request: web.Request) -> web.Response:
     return web.json_response(request.app[MESH_KEY].status())
 
@@ -82,20 +78,26 @@ class ControlClient:
         try:
             info = json.loads((self.state_dir / "control.json").read_text())
         except (OSError, ValueError) as exc:
-            raise NotRunning(f"no local system is running (nothing in {self.state_dir}); start it with `voting up`") from exc
+            raise NotRunning(
+                f"no local system is running (nothing in {self.state_dir}); start it with `voting up`"
+            ) from exc
         return f"http://127.0.0.1:{info['port']}"
 
     async def call(self, method: str, path: str, payload: Any = None, timeout: float = 120) -> Any:
         url = self.base_url() + path
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as session:
                 async with session.request(method, url, json=payload) as response:
                     data = await response.json(content_type=None)
                     if response.status >= 400:
                         raise MeshError(data.get("error", f"HTTP {response.status}"))
                     return data
         except aiohttp.ClientConnectionError as exc:
-            raise NotRunning(f"the local system at {url} does not answer; is `voting up` running?") from exc
+            raise NotRunning(
+                f"the local system at {url} does not answer; is `voting up` running?"
+            ) from exc
 
     async def status(self) -> dict[str, Any]:
         return await self.call("GET", "/status", timeout=5)

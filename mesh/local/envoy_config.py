@@ -57,7 +57,9 @@ T_DOWNSTREAM_TLS = (
 T_PREVIOUS_HOSTS = (
     "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
 )
-T_TLS_INSPECTOR = "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+T_TLS_INSPECTOR = (
+    "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+)
 
 # Istio's default retry policy for every HTTP route (istio/pilot/pkg/networking/core/route/retry).
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
@@ -194,9 +196,7 @@ def _static_cluster(name: str, ports: list[int]) -> dict[str, Any]:
         },
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [
-                {"lb_endpoints": [{"endpoint": {"address": _address(p)}} for p in ports]}
-            ]
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(p)}} for p in ports]}]
             if ports
             else [],
         },
@@ -235,12 +235,18 @@ def _fault_config(route: HTTPRoute) -> dict[str, Any] | None:
     if fault.abort_percent:
         config["abort"] = {
             "http_status": fault.abort_status,
-            "percentage": {"numerator": round(fault.abort_percent * 10000), "denominator": "MILLION"},
+            "percentage": {
+                "numerator": round(fault.abort_percent * 10000),
+                "denominator": "MILLION",
+            },
         }
     if fault.delay_percent:
         config["delay"] = {
             "fixed_delay": f"{fault.delay_seconds:.3f}s",
-            "percentage": {"numerator": round(fault.delay_percent * 10000), "denominator": "MILLION"},
+            "percentage": {
+                "numerator": round(fault.delay_percent * 10000),
+                "denominator": "MILLION",
+            },
         }
     return config
 
@@ -267,7 +273,9 @@ def _retry_policy(route: HTTPRoute) -> dict[str, Any] | None:
     return policy
 
 
-def _hcm(stat_prefix: str, route_spec: dict[str, Any], filters: list[dict[str, Any]]) -> dict[str, Any]:
+def _hcm(
+    stat_prefix: str, route_spec: dict[str, Any], filters: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
@@ -413,8 +421,7 @@ def applicable_rules(
         kept: list[HTTPMatch | None] = [
             m
             for m in rule.matches
-            if m.applies_to_source(labels)
-            and (not m.gateways or (gateway or "mesh") in m.gateways)
+            if m.applies_to_source(labels) and (not m.gateways or (gateway or "mesh") in m.gateways)
         ]
         if kept:
             result.append((rule, kept))
@@ -422,8 +429,12 @@ def applicable_rules(
 
 
 def _domains(service: str, namespace: str, port: int) -> list[str]:
-    names = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-             f"{service}.{namespace}.svc.cluster.local"]
+    names = [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
     return [*names, *(f"{n}:{port}" for n in names)]
 
 
@@ -468,7 +479,10 @@ def compile_outbound_routes(
         "name": "outbound",
         "virtual_hosts": virtual_hosts,
         "request_headers_to_add": [
-            {"header": {"key": SOURCE_HEADER, "value": source_workload}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            {
+                "header": {"key": SOURCE_HEADER, "value": source_workload},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
         ],
     }
 
@@ -495,7 +509,9 @@ def inbound_cluster_name(port: int, security: str, workload: str, app: str, vers
     return f"inbound_{port}_{security}_{workload}_{app}_{version_tag(version)}"
 
 
-def _inbound_chain(view: MeshView, pod: Pod, security: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _inbound_chain(
+    view: MeshView, pod: Pod, security: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     port = pod.workload.container_port
     clusters = []
     routes = []
@@ -555,7 +571,10 @@ def compile_inbound(view: MeshView, pod: Pod) -> tuple[dict[str, Any], list[dict
         "name": "inbound",
         "address": _address(pod.inbound_port),
         "listener_filters": [
-            {"name": "envoy.filters.listener.tls_inspector", "typed_config": {"@type": T_TLS_INSPECTOR}}
+            {
+                "name": "envoy.filters.listener.tls_inspector",
+                "typed_config": {"@type": T_TLS_INSPECTOR},
+            }
         ],
         "filter_chains": chains,
     }
@@ -573,7 +592,11 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
         "filter_chains": [
             {
                 "filters": [
-                    _hcm("outbound", _rds("outbound", f"{config_dir}/rds.json", config_dir), [FAULT_FILTER])
+                    _hcm(
+                        "outbound",
+                        _rds("outbound", f"{config_dir}/rds.json", config_dir),
+                        [FAULT_FILTER],
+                    )
                 ]
             }
         ],
@@ -591,9 +614,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
     labels = dict(gateway.labels)
     builder = _OutboundBuilder(view, view.certs[gateway.name])
     resources = view.resources
-    bound = [
-        g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)
-    ]
+    bound = [g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)]
     virtual_hosts = []
     for gw in bound:
         for vs in resources.virtual_services:
@@ -604,7 +625,9 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             virtual_hosts.append(
                 {
                     "name": f"{gw.name}/{vs.name}",
-                    "domains": ["*"] if "*" in domains else [*domains, *(f"{d}:*" for d in domains)],
+                    "domains": ["*"]
+                    if "*" in domains
+                    else [*domains, *(f"{d}:*" for d in domains)],
                     "routes": builder.routes(rules),
                 }
             )
@@ -613,7 +636,10 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
         "name": "ingress",
         "virtual_hosts": virtual_hosts,
         "request_headers_to_add": [
-            {"header": {"key": SOURCE_HEADER, "value": INGRESS_WORKLOAD}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            {
+                "header": {"key": SOURCE_HEADER, "value": INGRESS_WORKLOAD},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
         ],
     }
     listener = {
@@ -621,7 +647,15 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
         "name": "ingress",
         "address": _address(gateway.port),
         "filter_chains": [
-            {"filters": [_hcm("ingress", _rds("ingress", f"{config_dir}/rds.json", config_dir), [FAULT_FILTER])]}
+            {
+                "filters": [
+                    _hcm(
+                        "ingress",
+                        _rds("ingress", f"{config_dir}/rds.json", config_dir),
+                        [FAULT_FILTER],
+                    )
+                ]
+            }
         ],
     }
     return ProxyConfig(listeners=[listener], clusters=list(builder.clusters.values()), route=route)

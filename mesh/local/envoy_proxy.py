@@ -73,7 +73,9 @@ class EnvoyProxy:
         return {
             "node": {"id": self.name, "cluster": self.name},
             "admin": {
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.admin_port}}
+                "address": {
+                    "socket_address": {"address": "127.0.0.1", "port_value": self.admin_port}
+                }
             },
             "dynamic_resources": {"lds_config": source("lds"), "cds_config": source("cds")},
         }
@@ -83,12 +85,17 @@ class EnvoyProxy:
         bootstrap.write_text(json.dumps(self.bootstrap(), indent=1))
         return [
             binary,
-            "-c", str(bootstrap),
-            "--concurrency", "1",
+            "-c",
+            str(bootstrap),
+            "--concurrency",
+            "1",
             "--disable-hot-restart",
-            "--log-level", "warn",
-            "--drain-time-s", "1",
-            "--log-path", str(log_path),
+            "--log-level",
+            "warn",
+            "--drain-time-s",
+            "1",
+            "--log-path",
+            str(log_path),
         ]
 
     # ------------------------------------------------------------ files
@@ -128,7 +135,11 @@ class EnvoyProxy:
         return _COUNTER[kind].format(outcome, prefix=self.route_prefix)
 
     async def push(
-        self, session: aiohttp.ClientSession, kinds: tuple[str, ...], config: ProxyConfig, timeout: float = 10.0
+        self,
+        session: aiohttp.ClientSession,
+        kinds: tuple[str, ...],
+        config: ProxyConfig,
+        timeout: float = 10.0,
     ) -> None:
         """Write the given kinds and wait until Envoy has applied each (or rejected it)."""
         before = await self.counters(session)
@@ -146,13 +157,26 @@ class EnvoyProxy:
             for kind in list(pending):
                 ok, bad = self.counter_name(kind, "success"), self.counter_name(kind, "rejected")
                 if now.get(bad, 0) > before.get(bad, 0):
-                    raise ConfigRejected(f"{self.name}: Envoy rejected the new {kind.upper()} config (see its log)")
+                    raise ConfigRejected(
+                        f"{self.name}: Envoy rejected the new {kind.upper()} config (see its log)"
+                    )
                 if now.get(ok, 0) > before.get(ok, 0):
                     pending.discard(kind)
             if pending and time.monotonic() > deadline:
-                raise ConfigRejected(f"{self.name}: Envoy did not apply {sorted(pending)} in {timeout:.0f}s")
+                raise ConfigRejected(
+                    f"{self.name}: Envoy did not apply {sorted(pending)} in {timeout:.0f}s"
+                )
             if pending:
                 await asyncio.sleep(0.05)
+
+    async def check_accepted(self, session: aiohttp.ClientSession) -> None:
+        """After start: raise if Envoy rejected any of its initial files."""
+        counters = await self.counters(session)
+        rejected = [k for k in KINDS if counters.get(self.counter_name(k, "rejected"), 0)]
+        if rejected:
+            raise ConfigRejected(
+                f"{self.name}: Envoy rejected its initial {'/'.join(rejected).upper()} config (see its log)"
+            )
 
     async def ready(self, session: aiohttp.ClientSession) -> bool:
         try:

@@ -1,11 +1,11 @@
 """Errors of the local mesh.
 
-    MeshError                  base: every message names the resource or process concerned
-    ├── UnsupportedField       a resource uses a field the local mesh does not honour
-    ├── InvalidResource        a resource is malformed or refers to something missing
-    ├── BackendUnavailable     no Redis/MariaDB reachable and none can be started
-    ├── ConfigRejected         an Envoy refused a configuration update (old one keeps serving)
-    └── NotRunning             no local system is running (for step/status/down)
+MeshError                  base: every message names the resource or process concerned
+├── UnsupportedField       a resource uses a field the local mesh does not honour
+├── InvalidResource        a resource is malformed or refers to something missing
+├── BackendUnavailable     no Redis/MariaDB reachable and none can be started
+├── ConfigRejected         an Envoy refused a configuration update (old one keeps serving)
+└── NotRunning             no local system is running (for step/status/down)
 """
 
 from __future__ import annotations

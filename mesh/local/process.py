@@ -116,7 +116,6 @@ class ManagedProcess:
                 return
             self.restarts += 1
             self.on_event(f"{self.name} exited with {code}; restarting (restart #{self.restarts})")
-            log.warning("%s exited with %s; restarting", self.name, code)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             if self._wanted:

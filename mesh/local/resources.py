@@ -77,9 +77,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Gateway": {
         "spec": {
             "selector": LEAF,
-            "servers": [
-                {"port": {"number": LEAF, "name": LEAF, "protocol": LEAF}, "hosts": LEAF}
-            ],
+            "servers": [{"port": {"number": LEAF, "name": LEAF, "protocol": LEAF}, "hosts": LEAF}],
         }
     },
 }
@@ -426,7 +424,9 @@ def _parse_destination_rule(name: str, spec: dict[str, Any]) -> DestinationRule:
     )
 
 
-def _parse_env(container: dict[str, Any], secrets: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+def _parse_env(
+    container: dict[str, Any], secrets: dict[str, dict[str, str]]
+) -> list[tuple[str, str]]:
     """Plain values and secretKeyRefs; downward-API values are filled in per pod."""
     env = []
     for item in container.get("env") or []:

@@ -52,8 +52,16 @@ from mesh.steps import Step, render_step, resolve_step
 
 log = logging.getLogger("voting.mesh")
 
-_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
-              "all_proxy", "ALL_PROXY")
+_PROXY_ENV = (
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
 
 
 @dataclass
@@ -136,7 +144,9 @@ class LocalMesh:
         self.event("finding Redis and MariaDB")
         self.redis = await self.backends.redis(self.options.redis_url)
         self.mysql = await self.backends.mysql(self.options.mysql)
-        self.event(f"stores: redis {self.redis.url}, mysql {self.mysql.host}:{self.mysql.port}/{self.mysql.database}")
+        self.event(
+            f"stores: redis {self.redis.url}, mysql {self.mysql.host}:{self.mysql.port}/{self.mysql.database}"
+        )
         port = self.options.ingress_port
         self.ingress = IngressGateway(port=port, admin_port=self.ports.allocate())
         await self.apply_step(target)
@@ -202,7 +212,7 @@ class LocalMesh:
         # 2-4. existing proxies: union of clusters, then listeners and routes, then prune
         proxies = [(rt.proxy, self._sidecar_config(view, rt.pod)) for rt in kept.values()]
         if self.ingress is not None:
-            ingress_config = compile_ingress(view, self.ingress, self._rds_dir("ingress"))
+            ingress_config = compile_ingress(view, self.ingress, self._rds_dir(self.ingress.name))
             if self.ingress_proxy is None:
                 await self._start_ingress(ingress_config)
             else:
@@ -225,7 +235,9 @@ class LocalMesh:
     async def _push_all(
         self, proxies: list[tuple[EnvoyProxy, ProxyConfig]], kinds: tuple[str, ...]
     ) -> None:
-        await asyncio.gather(*(proxy.push(self.session, kinds, config) for proxy, config in proxies))
+        await asyncio.gather(
+            *(proxy.push(self.session, kinds, config) for proxy, config in proxies)
+        )
 
     def _view(self, resources: MeshResources, pods: tuple[Pod, ...]) -> MeshView:
         certs = {
@@ -271,8 +283,19 @@ class LocalMesh:
         )
         function = ManagedProcess(
             f"{pod.name}/{pod.workload.app}",
-            [sys.executable, "-m", "voting", "function", pod.workload.function or "",
-             "--version", pod.workload.version, "--host", "127.0.0.1", "--port", str(pod.app_port)],
+            [
+                sys.executable,
+                "-m",
+                "voting",
+                "function",
+                pod.workload.function or "",
+                "--version",
+                pod.workload.version,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(pod.app_port),
+            ],
             env=self._function_env(pod),
             log_path=logs / f"{pod.name}.log",
             registry=self.registry,
@@ -294,10 +317,13 @@ class LocalMesh:
             if not runtime.function.running and runtime.function.restarts > 2:
                 break
             if await runtime.proxy.ready(self.session) and await self._alive(runtime.pod):
+                await runtime.proxy.check_accepted(self.session)
                 runtime.ready = True
                 return
             await asyncio.sleep(0.1)
-        raise MeshError(f"pod {runtime.pod.name} did not start (see {self.state_dir}/logs/{runtime.pod.name}.log)")
+        raise MeshError(
+            f"pod {runtime.pod.name} did not start (see {self.state_dir}/logs/{runtime.pod.name}.log)"
+        )
 
     async def _alive(self, pod: Pod, path: str = "/healthz") -> bool:
         try:
@@ -315,7 +341,9 @@ class LocalMesh:
     async def _start_ingress(self, config: ProxyConfig) -> None:
         assert self.ingress is not None
         directory = self.state_dir / "envoy" / self.ingress.name
-        self.ingress_proxy = EnvoyProxy(self.ingress.name, directory, self.ingress.admin_port, "ingress")
+        self.ingress_proxy = EnvoyProxy(
+            self.ingress.name, directory, self.ingress.admin_port, "ingress"
+        )
         self.ingress_proxy.write_all(config)
         logs = self.state_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -331,14 +359,19 @@ class LocalMesh:
         deadline = time.monotonic() + 15
         while not await self.ingress_proxy.ready(self.session):
             if time.monotonic() > deadline:
-                raise MeshError(f"the ingress gateway did not start (see {logs}/istio-ingressgateway.envoy.log)")
+                raise MeshError(
+                    f"the ingress gateway did not start (see {logs}/istio-ingressgateway.envoy.log)"
+                )
             await asyncio.sleep(0.1)
+        await self.ingress_proxy.check_accepted(self.session)
 
     async def _health_loop(self) -> None:
         """Readiness of every pod (its function's /readyz), as a kubelet probe would see it."""
         while True:
             for runtime in list(self.pods.values()):
-                runtime.ready = runtime.function.running and await self._alive(runtime.pod, "/readyz")
+                runtime.ready = runtime.function.running and await self._alive(
+                    runtime.pod, "/readyz"
+                )
             await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------ status
@@ -358,9 +391,13 @@ class LocalMesh:
                     "ready": sum(1 for rt in members if rt.ready),
                     "restarts": sum(rt.function.restarts for rt in members),
                     "pods": [
-                        {"name": rt.pod.name, "app_port": rt.pod.app_port,
-                         "inbound_port": rt.pod.inbound_port, "admin_port": rt.pod.admin_port,
-                         "ready": rt.ready}
+                        {
+                            "name": rt.pod.name,
+                            "app_port": rt.pod.app_port,
+                            "inbound_port": rt.pod.inbound_port,
+                            "admin_port": rt.pod.admin_port,
+                            "ready": rt.ready,
+                        }
                         for rt in members
                     ],
                 }
@@ -394,15 +431,21 @@ class LocalMesh:
             "services": services,
             "stores": {
                 "redis": self.redis.url if self.redis else None,
-                "mysql": f"{self.mysql.host}:{self.mysql.port}/{self.mysql.database}" if self.mysql else None,
+                "mysql": f"{self.mysql.host}:{self.mysql.port}/{self.mysql.database}"
+                if self.mysql
+                else None,
             },
             "rss_bytes": self.rss_bytes(),
             "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
         }
 
     def rss_bytes(self) -> int:
-        processes = [rt.function for rt in self.pods.values()] + [rt.envoy for rt in self.pods.values()]
-        processes += [p for p in (self.ingress_process,) if p] + self.backends.private + self.extra_processes
+        processes = [rt.function for rt in self.pods.values()] + [
+            rt.envoy for rt in self.pods.values()
+        ]
+        processes += (
+            [p for p in (self.ingress_process,) if p] + self.backends.private + self.extra_processes
+        )
         return sum(p.rss_bytes() for p in processes)
 
 
@@ -410,7 +453,9 @@ def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
     """Old clusters plus new ones; where both have a cluster, the new settings win."""
     clusters = {c["name"]: c for c in current.clusters}
     clusters.update({c["name"]: c for c in new.clusters})
-    return ProxyConfig(listeners=current.listeners, clusters=list(clusters.values()), route=current.route)
+    return ProxyConfig(
+        listeners=current.listeners, clusters=list(clusters.values()), route=current.route
+    )
 
 
 def describe_routes(resources: MeshResources, service: str) -> list[dict[str, Any]]:
@@ -451,13 +496,24 @@ def describe_routes(resources: MeshResources, service: str) -> list[dict[str, An
                         "version": subset_labels.get("version"),
                         "weight": dest.weight,
                         "fault": (
-                            {"abort_percent": rule.fault.abort_percent, "status": rule.fault.abort_status}
+                            {
+                                "abort_percent": rule.fault.abort_percent,
+                                "status": rule.fault.abort_status,
+                            }
                             if rule.fault and rule.fault.abort_percent
                             else None
                         ),
                     }
                 )
     if not routes:
-        routes.append({"virtual_service": None, "match": "all", "subset": None, "version": None,
-                       "weight": 100, "fault": None})
+        routes.append(
+            {
+                "virtual_service": None,
+                "match": "all",
+                "subset": None,
+                "version": None,
+                "weight": 100,
+                "fault": None,
+            }
+        )
     return routes

@@ -40,7 +40,9 @@ async def probe(port: int, context: ssl.SSLContext) -> ProbeResult:
     async def attempt(tls: ssl.SSLContext | None) -> bool:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, ssl=tls, server_hostname=None if tls is None else "probe"),
+                asyncio.open_connection(
+                    "127.0.0.1", port, ssl=tls, server_hostname=None if tls is None else "probe"
+                ),
                 2,
             )
             return await _http_answer(reader, writer)
@@ -50,7 +52,9 @@ async def probe(port: int, context: ssl.SSLContext) -> ProbeResult:
     return ProbeResult(await attempt(None), await attempt(context))
 
 
-def probe_context(state_dir: Path, namespace: str = "voting", account: str = PROBE_ACCOUNT) -> ssl.SSLContext:
+def probe_context(
+    state_dir: Path, namespace: str = "voting", account: str = PROBE_ACCOUNT
+) -> ssl.SSLContext:
     """A client TLS context holding a mesh identity issued by the local CA."""
     ca = LocalCA(state_dir / "ca")
     cert = ca.issue(namespace, account, account)
@@ -73,15 +77,20 @@ async def tls_check(status: dict[str, Any], service: str, state_dir: Path) -> li
         server = entry["peer_authentication"]
         client = entry["client_tls"]
         configured_ok = not (
-            (server == "STRICT" and client == "DISABLE") or (server == "DISABLE" and client == "ISTIO_MUTUAL")
+            (server == "STRICT" and client == "DISABLE")
+            or (server == "DISABLE" and client == "ISTIO_MUTUAL")
         )
         expect_plain = server != "STRICT"
         expect_mtls = server != "DISABLE"
-        live_ok = all(r.plaintext_accepted == expect_plain and r.mtls_accepted == expect_mtls for r in results)
+        live_ok = all(
+            r.plaintext_accepted == expect_plain and r.mtls_accepted == expect_mtls for r in results
+        )
         rows.append(
             {
                 "host": f"{entry['name']}.voting.svc.cluster.local:8080",
-                "status": "OK" if configured_ok and live_ok else ("CONFLICT" if not configured_ok else "MISMATCH"),
+                "status": "OK"
+                if configured_ok and live_ok
+                else ("CONFLICT" if not configured_ok else "MISMATCH"),
                 "server": SERVER_COLUMN.get(server, server),
                 "client": CLIENT_COLUMN.get(client, client),
                 "authn_policy": entry["authn_policy"],
@@ -97,17 +106,32 @@ async def tls_check(status: dict[str, Any], service: str, state_dir: Path) -> li
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    header = ("HOST:PORT", "STATUS", "SERVER", "CLIENT", "AUTHN POLICY", "DESTINATION RULE", "PROBE")
+    header = (
+        "HOST:PORT",
+        "STATUS",
+        "SERVER",
+        "CLIENT",
+        "AUTHN POLICY",
+        "DESTINATION RULE",
+        "PROBE",
+    )
     lines = [header]
     for row in rows:
         probe_ = row["probe"]
         lines.append(
             (
-                row["host"], row["status"], row["server"], row["client"], row["authn_policy"],
+                row["host"],
+                row["status"],
+                row["server"],
+                row["client"],
+                row["authn_policy"],
                 row["destination_rule"],
                 f"plaintext {probe_['plaintext_accepted']}/{probe_['endpoints']} "
                 f"mTLS {probe_['mtls_accepted']}/{probe_['endpoints']} accepted",
             )
         )
     widths = [max(len(line[i]) for line in lines) + 3 for i in range(len(header))]
-    return "\n".join("".join(col.ljust(w) for col, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+    return "\n".join(
+        "".join(col.ljust(w) for col, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
