@@ -63,7 +63,7 @@ body { margin: 0; background: #f3f2f1; color: #323130;
 #featureflag form { display: inline; }
 .link { padding: 0; border: 0; background: none; color: var(--accent); font: inherit;
   text-decoration: underline; cursor: pointer; }
-.active { font-weight: 600; }
+#details .active { font-family: inherit; font-weight: 600; }
 """
 
 _PAGE = Template(
