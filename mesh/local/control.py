@@ -88,12 +88,11 @@ class ControlClient:
         try:
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as session:
-                async with session.request(method, url, json=payload) as response:
-                    data = await response.json(content_type=None)
-                    if response.status >= 400:
-                        raise MeshError(data.get("error", f"HTTP {response.status}"))
-                    return data
+            ) as session, session.request(method, url, json=payload) as response:
+                data = await response.json(content_type=None)
+                if response.status >= 400:
+                    raise MeshError(data.get("error", f"HTTP {response.status}"))
+                return data
         except aiohttp.ClientConnectionError as exc:
             raise NotRunning(
                 f"the local system at {url} does not answer; is `voting up` running?"
