@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from functions.runtime.errors import BackendUnavailable
 from functions.storage.events import VoteCast, VoteCommand

@@ -238,3 +238,34 @@ async def test_mysql_storage_starts_while_the_database_is_down_and_serves_once_i
 
     private_mariadb.start()
     assert (await _post(client, VoteCast("first", "Cats"))).status == 201
+
+
+async def test_a_redis_restart_between_votes_loses_no_vote(
+    aiohttp_client: ClientFactory, private_redis: PrivateServer
+) -> None:
+    settings = StorageSettings(
+        function_version="1.0", redis_url=f"redis://127.0.0.1:{private_redis.port}/0"
+    )
+    client = await aiohttp_client(create_app(settings))
+    assert (await _post(client, VoteCast("before", "Cats"))).status == 201
+    private_redis.stop()
+    private_redis.start()
+    assert (await _post(client, VoteCast("after", "Cats"))).status == 201
+
+
+async def test_a_mysql_restart_between_votes_loses_no_vote(
+    aiohttp_client: ClientFactory, private_mariadb: PrivateServer
+) -> None:
+    settings = StorageSettings(
+        function_version="2.0",
+        mysql_host="127.0.0.1",
+        mysql_port=private_mariadb.port,
+        mysql_user="root",
+    )
+    client = await aiohttp_client(create_app(settings))
+    assert (await _post(client, VoteCast("before", "Cats"))).status == 201
+    private_mariadb.stop()
+    private_mariadb.start()
+    back = await _post(client, VoteCast("after", "Cats"))
+    assert back.status == 201
+    assert (await back.json())["counts"] == {"Cats": 2}
