@@ -39,7 +39,10 @@ async def analytics(request: web.Request) -> web.Response:
             "category2": {"name": second[0], "count": second[1]},
             "text": summary(settings.function_version, first, second),
             "version": settings.function_version,
-            "store": {"name": str(answer.get("store", "")), "version": str(answer.get("version"))},
+            "store": {
+                "name": str(answer.get("store", "unknown")),
+                "version": str(answer.get("version", "unknown")),
+            },
         }
     )
 

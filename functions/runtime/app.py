@@ -7,6 +7,7 @@ routes and readiness checks, and registers its resources in `cleanup_ctx`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -27,6 +28,8 @@ from functions.runtime.middleware import (
 ReadinessCheck = Callable[[web.Application], Awaitable[None]]
 
 READINESS_CHECKS = web.AppKey("readiness_checks", list[ReadinessCheck])
+
+log = logging.getLogger("functions.readiness")
 
 # Votes and CloudEvents are tiny; anything bigger is refused with 413 before parsing.
 MAX_BODY_BYTES = 16 * 1024
@@ -68,7 +71,8 @@ async def readyz(request: web.Request) -> web.Response:
         if isinstance(outcome, FunctionError):
             reasons.append(outcome.message)
         elif isinstance(outcome, BaseException):
-            raise outcome
+            log.error("readiness check failed unexpectedly", exc_info=outcome)
+            reasons.append("internal error in a readiness check")
     if reasons:
         return web.json_response(
             {"status": "unavailable", "reasons": reasons},

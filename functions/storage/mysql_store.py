@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib import resources
 
 import asyncmy
@@ -43,6 +43,9 @@ _BUMP = (
     "ON DUPLICATE KEY UPDATE votes = votes + 1"
 )
 _RESET = "DELETE FROM vote_counts"
+# Event ids are kept for event_ttl_s (like Redis' key TTL), then forgotten in batches.
+_FORGET = "DELETE FROM vote_events WHERE received_at < NOW() - INTERVAL %s SECOND LIMIT 5000"
+FORGET_EVERY_S = 600
 
 
 class MySQLStore:
@@ -57,6 +60,7 @@ class MySQLStore:
         self._timeout = settings.timeout_s
         self._pool: asyncmy.Pool | None = None
         self._lock = asyncio.Lock()
+        self._forgetter: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Try to connect and apply the schema now; a down server is retried later."""
@@ -64,6 +68,21 @@ class MySQLStore:
             await self._ready_pool()
         except BackendUnavailable as exc:
             log.warning("mysql not reachable at start; will retry: %s", exc.__cause__)
+        self._forgetter = asyncio.create_task(self._forget_periodically())
+
+    async def forget_old_events(self) -> int:
+        """Delete up to one batch of event ids older than the TTL; returns how many."""
+        async with self._connection() as conn, conn.cursor() as cur:
+            return await cur.execute(_FORGET, (self._settings.event_ttl_s,))
+
+    async def _forget_periodically(self) -> None:
+        """Keep vote_events bounded to about a TTL's worth of votes."""
+        while True:
+            await asyncio.sleep(FORGET_EVERY_S)
+            try:
+                await self.forget_old_events()
+            except BackendUnavailable:
+                log.info("mysql unavailable; old event ids will be forgotten later")
 
     async def record(self, command: VoteCommand) -> Recorded:
         for attempt in range(_DEADLOCK_RETRIES):
@@ -105,6 +124,10 @@ class MySQLStore:
             await cur.fetchall()
 
     async def close(self) -> None:
+        if self._forgetter is not None:
+            self._forgetter.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._forgetter
         if self._pool is not None:
             self._pool.close()
             await self._pool.wait_closed()

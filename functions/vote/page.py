@@ -112,7 +112,7 @@ _ERROR = Template(
   <main id="container">
     <h1 id="logo">$reason</h1>
     <p id="error">$message</p>
-    <p><a href="/">Back to the vote</a></p>
+$retry    <p><a href="/">Back to the vote</a></p>
   </main>
 </body>
 </html>
@@ -176,8 +176,27 @@ def _toggle(on: bool) -> str:
     return f"{state('set', on)} | {state('clear', not on)}"
 
 
-def render_error(status: int, reason: str, message: str) -> str:
-    """A plain error page: what went wrong in words, never a trace."""
+def render_error(
+    status: int, reason: str, message: str, retry: tuple[str, str] | None = None
+) -> str:
+    """A plain error page: what went wrong in words, never a trace.
+
+    With `retry` = (vote, vote_id) it offers a button that re-sends the same vote with
+    the same idempotency key, so retrying can never count a vote twice.
+    """
+    retry_form = ""
+    if retry is not None:
+        choice, vote_id = (escape(value) for value in retry)
+        retry_form = (
+            '    <form id="retry" method="post" action="/">\n'
+            f'      <input type="hidden" name="vote_id" value="{vote_id}">\n'
+            f'      <button class="button" name="vote" value="{choice}">Try again</button>\n'
+            "    </form>\n"
+        )
     return _ERROR.substitute(
-        style=_STYLE, status=status, reason=escape(reason), message=escape(message)
+        style=_STYLE,
+        status=status,
+        reason=escape(reason),
+        message=escape(message),
+        retry=retry_form,
     )

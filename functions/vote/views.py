@@ -92,10 +92,16 @@ async def cast(request: web.Request) -> web.Response:
             data=body,
         )
     except Unavailable as exc:
-        raise Unavailable(
-            "Your vote was not recorded: the vote store is unavailable. Please try again.",
-            exc.retry_after,
-        ) from exc
+        # Not confirmed is not lost: offer to re-send the same vote with the same id.
+        log.warning("vote not confirmed: %s", exc.message)
+        return html_error(
+            request,
+            503,
+            "Your vote was not recorded: the vote store is unavailable. "
+            "Try again; it will be counted once.",
+            retry=(choice, event_id),
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except UpstreamError as exc:
         raise UpstreamError("Your vote was not recorded: the vote store failed.") from exc
     raise web.HTTPSeeOther("/")
@@ -117,17 +123,24 @@ async def featureflag_clear(request: web.Request) -> web.Response:
     raise response
 
 
-def html_error(request: web.Request, status: int, message: str) -> web.Response:
+def html_error(
+    request: web.Request,
+    status: int,
+    message: str,
+    *,
+    retry: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """The runtime's error renderer for vote: a page, since people read vote's errors."""
     try:
         reason = http.HTTPStatus(status).phrase
     except ValueError:
         reason = "Error"
     return web.Response(
-        text=render_error(status, reason, message),
+        text=render_error(status, reason, message, retry),
         status=status,
         content_type="text/html",
-        headers=_NO_STORE,
+        headers={**_NO_STORE, **(headers or {})},
     )
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import asyncmy
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from functions.storage.app import create_app
 from functions.storage.events import VOTE_CAST, VoteCast, VotesReset, encode
 from functions.storage.settings import StorageSettings
-from tests.functions.conftest import PrivateServer
+from functions.storage.store import open_store
+from tests.functions.conftest import SHARED_MYSQL, PrivateServer
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -269,3 +271,25 @@ async def test_a_mysql_restart_between_votes_loses_no_vote(
     back = await _post(client, VoteCast("after", "Cats"))
     assert back.status == 201
     assert (await back.json())["counts"] == {"Cats": 2}
+
+
+async def test_mysql_forgets_event_ids_older_than_their_ttl(
+    mysql_settings: StorageSettings,
+) -> None:
+    store = await open_store(mysql_settings)
+    try:
+        await store.record(VoteCast("old", "Cats"))
+        await store.record(VoteCast("new", "Cats"))
+        conn = await asyncmy.connect(
+            **SHARED_MYSQL, db=mysql_settings.mysql_database, autocommit=True
+        )
+        async with conn.cursor() as cur:
+            await cur.execute(
+                "UPDATE vote_events SET received_at = NOW() - INTERVAL 2 DAY WHERE event_id = 'old'"
+            )
+        conn.close()
+        assert await store.forget_old_events() == 1
+        assert (await store.record(VoteCast("old", "Cats"))).duplicate is False
+        assert (await store.record(VoteCast("new", "Cats"))).duplicate is True
+    finally:
+        await store.close()

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from functions.storage.settings import StorageSettings
 from functions.vote.app import create_app
 from functions.vote.settings import VoteSettings
-from tests.functions.conftest import StackFactory
+from tests.functions.conftest import PrivateServer, StackFactory
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 Starter = Callable[[web.Application], Awaitable[str]]
@@ -241,6 +241,25 @@ async def test_vote_is_a_503_page_with_retry_after_when_storage_is_unreachable(
     assert resp.content_type == "text/html"
     assert "Your vote was not recorded" in page
     assert "Traceback" not in page
+    assert '<button class="button" name="vote" value="Cats">Try again</button>' in page
+
+
+async def test_try_again_after_an_outage_resends_the_same_vote_id_and_counts_once(
+    stack: StackFactory, private_redis: PrivateServer
+) -> None:
+    storage = StorageSettings(
+        function_version="1.0", redis_url=f"redis://127.0.0.1:{private_redis.port}/0"
+    )
+    s = await stack(storage=storage)
+    private_redis.stop()
+    failed = await s.vote.post("/", data={"vote": "Cats", "vote_id": "form-1"})
+    assert failed.status == 503
+    assert '<input type="hidden" name="vote_id" value="form-1">' in await failed.text()
+
+    private_redis.start()
+    assert await _vote(s.vote, "Cats", "form-1") == 303
+    assert await _vote(s.vote, "Cats", "form-1") == 303
+    assert _results(await (await s.vote.get("/")).text()) == "Cats: 1/1 (100%) | Dogs: 0/1 (0%)"
 
 
 async def test_vote_passes_on_storage_503_and_its_retry_after(
