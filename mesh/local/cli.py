@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="plaintext until a DestinationRule asks for ISTIO_MUTUAL (Istio 1.0 behaviour)",
     )
+    up.add_argument(
+        "--prometheus-port", type=int, default=9090, help="Prometheus port (default 9090)"
+    )
+    up.add_argument(
+        "--prometheus-bin", default=None, help="the prometheus binary (default: on PATH)"
+    )
+    up.add_argument("--no-telemetry", action="store_true", help="do not start Prometheus")
     up.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     up.add_argument("--mysql-host", default="127.0.0.1")
     up.add_argument("--mysql-port", type=int, default=3306)
@@ -161,6 +168,9 @@ async def _run_up(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         auto_mtls=not args.no_auto_mtls,
         redis_url=args.redis_url,
+        prometheus_port=args.prometheus_port,
+        prometheus_bin=args.prometheus_bin,
+        telemetry=not args.no_telemetry,
         mysql=MySQLTarget(
             args.mysql_host,
             args.mysql_port,

@@ -86,9 +86,10 @@ class ControlClient:
     async def call(self, method: str, path: str, payload: Any = None, timeout: float = 120) -> Any:
         url = self.base_url() + path
         try:
-            async with aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as session, session.request(method, url, json=payload) as response:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                session.request(method, url, json=payload) as response,
+            ):
                 data = await response.json(content_type=None)
                 if response.status >= 400:
                     raise MeshError(data.get("error", f"HTTP {response.status}"))

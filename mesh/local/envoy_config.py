@@ -228,27 +228,85 @@ def _route_match(match: HTTPMatch | None) -> dict[str, Any]:
 
 
 def _fault_config(route: HTTPRoute) -> dict[str, Any] | None:
+    """Delays use Envoy's fault filter; aborts are compiled as abort clusters (see route_action)."""
     fault = route.fault
-    if fault is None:
+    if fault is None or not fault.delay_percent:
         return None
-    config: dict[str, Any] = {"@type": T_FAULT}
-    if fault.abort_percent:
-        config["abort"] = {
-            "http_status": fault.abort_status,
-            "percentage": {
-                "numerator": round(fault.abort_percent * 10000),
-                "denominator": "MILLION",
-            },
-        }
-    if fault.delay_percent:
-        config["delay"] = {
+    return {
+        "@type": T_FAULT,
+        "delay": {
             "fixed_delay": f"{fault.delay_seconds:.3f}s",
             "percentage": {
                 "numerator": round(fault.delay_percent * 10000),
                 "denominator": "MILLION",
             },
+        },
+    }
+
+
+ABORT_LISTENER = "mesh_abort"
+ABORT_HEADER = "x-mesh-abort"
+
+
+def abort_cluster(of: str, status: int) -> dict[str, Any]:
+    """A cluster answering `status` from an internal listener, counted under `of`'s stats.
+
+    Istio aborts in the source proxy's fault filter, before the router, so Envoy's cluster
+    stats never see the request. Compiled as a weighted share of the route that goes to this
+    cluster instead, the abort is counted as a response of the destination it was meant for,
+    which is what Istio's source-side telemetry reports and what a canary gate must see.
+    """
+    name = f"{of}~abort{status}"
+    return {
+        "@type": T_CLUSTER,
+        "name": name,
+        "alt_stat_name": of,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "envoy_internal_address": {
+                                        "server_listener_name": ABORT_LISTENER
+                                    }
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def abort_listener(statuses: set[int]) -> dict[str, Any]:
+    """The internal listener behind abort clusters: answers the status the route asked for."""
+    routes = [
+        {
+            "match": {
+                "prefix": "/",
+                "headers": [{"name": ABORT_HEADER, "string_match": {"exact": str(status)}}],
+            },
+            "direct_response": {"status": status, "body": {"inline_string": "fault filter abort"}},
         }
-    return config
+        for status in sorted(statuses)
+    ]
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 503}})
+    route_config = {
+        "name": ABORT_LISTENER,
+        "virtual_hosts": [{"name": "abort", "domains": ["*"], "routes": routes}],
+    }
+    return {
+        "@type": T_LISTENER,
+        "name": ABORT_LISTENER,
+        "internal_listener": {},
+        "filter_chains": [{"filters": [_hcm(ABORT_LISTENER, {"route_config": route_config}, [])]}],
+    }
 
 
 def _retry_policy(route: HTTPRoute) -> dict[str, Any] | None:
@@ -256,8 +314,15 @@ def _retry_policy(route: HTTPRoute) -> dict[str, Any] | None:
     attempts = DEFAULT_RETRIES if retries is None else retries.attempts
     if attempts <= 0:
         return None
+    retry_on = retries.retry_on if retries and retries.retry_on else DEFAULT_RETRY_ON
+    if route.fault and route.fault.abort_percent:  # Istio aborts before the router: no retry
+        retry_on = ",".join(
+            c
+            for c in retry_on.split(",")
+            if c not in ("retriable-status-codes", "5xx", "gateway-error")
+        )
     policy: dict[str, Any] = {
-        "retry_on": (retries.retry_on if retries and retries.retry_on else DEFAULT_RETRY_ON),
+        "retry_on": retry_on,
         "num_retries": attempts,
         "retry_host_predicate": [
             {
@@ -301,6 +366,7 @@ class _OutboundBuilder:
         self.view = view
         self.identity = identity
         self.clusters: dict[str, dict[str, Any]] = {}
+        self.abort_statuses: set[int] = set()
 
     def endpoints(self, service: Service, subset: str | None) -> list[Pod]:
         pods = [p for p in self.view.pods if service.selects(p.labels)]
@@ -370,23 +436,37 @@ class _OutboundBuilder:
         }
 
     def route_action(self, rule: HTTPRoute) -> dict[str, Any]:
-        weighted: list[tuple[str, int]] = []
+        weighted: list[dict[str, Any]] = []
+        abort = rule.fault.abort_percent if rule.fault else 0.0
         for dest in rule.destinations:
             clusters = self.destination_clusters(dest)
             total = sum(w for _, w in clusters)
             for name, share in clusters:
                 weight = dest.weight * share * 1000 // total
-                if weight > 0:
-                    weighted.append((name, weight))
+                aborted = round(weight * abort / 100)
+                if weight - aborted > 0:
+                    weighted.append({"name": name, "weight": weight - aborted})
+                if aborted > 0:
+                    assert rule.fault is not None
+                    status = rule.fault.abort_status
+                    self.clusters.setdefault(f"{name}~abort{status}", abort_cluster(name, status))
+                    self.abort_statuses.add(status)
+                    weighted.append(
+                        {
+                            "name": f"{name}~abort{status}",
+                            "weight": aborted,
+                            "request_headers_to_add": [
+                                {"header": {"key": ABORT_HEADER, "value": str(status)}}
+                            ],
+                        }
+                    )
         action: dict[str, Any] = {"timeout": f"{rule.timeout:.3f}s" if rule.timeout else "0s"}
         if not weighted:  # every destination at weight 0: Istio answers 503
             return {"direct_response": {"status": 503}}
-        if len(weighted) == 1:
-            action["cluster"] = weighted[0][0]
+        if len(weighted) == 1 and "request_headers_to_add" not in weighted[0]:
+            action["cluster"] = weighted[0]["name"]
         else:
-            action["weighted_clusters"] = {
-                "clusters": [{"name": n, "weight": w} for n, w in weighted]
-            }
+            action["weighted_clusters"] = {"clusters": weighted}
         retry = _retry_policy(rule)
         if retry:
             action["retry_policy"] = retry
@@ -603,7 +683,7 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
     }
     inbound, inbound_clusters = compile_inbound(view, pod)
     return ProxyConfig(
-        listeners=[inbound, outbound],
+        listeners=[inbound, outbound, abort_listener(builder.abort_statuses)],
         clusters=[*builder.clusters.values(), *inbound_clusters],
         route=route,
     )
@@ -658,7 +738,11 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             }
         ],
     }
-    return ProxyConfig(listeners=[listener], clusters=list(builder.clusters.values()), route=route)
+    return ProxyConfig(
+        listeners=[listener, abort_listener(builder.abort_statuses)],
+        clusters=list(builder.clusters.values()),
+        route=route,
+    )
 
 
 def ingress_identity() -> tuple[str, str]:

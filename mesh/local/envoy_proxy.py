@@ -78,6 +78,16 @@ class EnvoyProxy:
                 }
             },
             "dynamic_resources": {"lds_config": source("lds"), "cds_config": source("cds")},
+            # internal listeners answer injected aborts without a port (envoy_config.abort_cluster)
+            "bootstrap_extensions": [
+                {
+                    "name": "envoy.bootstrap.internal_listener",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.bootstrap."
+                        "internal_listener.v3.InternalListener"
+                    },
+                }
+            ],
         }
 
     def command(self, binary: str, log_path: Path) -> list[str]:

@@ -41,6 +41,7 @@ from mesh.local.envoy_proxy import EnvoyProxy, envoy_binary
 from mesh.local.errors import MeshError
 from mesh.local.process import ManagedProcess, PidRegistry
 from mesh.local.resources import MeshResources, Workload, parse_resources
+from mesh.local.telemetry import Prometheus, prometheus_binary
 from mesh.local.topology import (
     INGRESS_NAMESPACE,
     INGRESS_SERVICE_ACCOUNT,
@@ -74,6 +75,9 @@ class Options:
     base_port: int = 20000
     auto_mtls: bool = True
     redis_url: str = "redis://127.0.0.1:6379/0"
+    prometheus_port: int = 9090
+    prometheus_bin: str | None = None
+    telemetry: bool = True
     mysql: backends_mod.MySQLTarget = field(
         default_factory=lambda: backends_mod.MySQLTarget("127.0.0.1", 3306, "root", "", "azurevote")
     )
@@ -124,6 +128,7 @@ class LocalMesh:
         self._session: aiohttp.ClientSession | None = None
         self._health_task: asyncio.Task[None] | None = None
         self.extra_processes: list[ManagedProcess] = []
+        self.prometheus: Prometheus | None = None
 
     # ------------------------------------------------------------ events
     def event(self, message: str) -> None:
@@ -147,10 +152,36 @@ class LocalMesh:
         self.event(
             f"stores: redis {self.redis.url}, mysql {self.mysql.host}:{self.mysql.port}/{self.mysql.database}"
         )
+        await self._start_prometheus()
         port = self.options.ingress_port
         self.ingress = IngressGateway(port=port, admin_port=self.ports.allocate())
         await self.apply_step(target)
         self._health_task = asyncio.create_task(self._health_loop(), name="health")
+
+    async def _start_prometheus(self) -> None:
+        if not self.options.telemetry:
+            return
+        binary = prometheus_binary(self.options.prometheus_bin)
+        if binary is None:
+            self.event(
+                "Prometheus not found: install it (`apt-get install prometheus`) or pass "
+                "--prometheus-bin; running without telemetry"
+            )
+            return
+        self.ports.reserve(self.options.prometheus_port)
+        self.prometheus = Prometheus(
+            self.state_dir, self.options.prometheus_port, binary, self.registry
+        )
+        await self.prometheus.start()
+        self.extra_processes.append(self.prometheus.process)
+        self.event(f"telemetry: Prometheus at {self.prometheus.url}")
+
+    def _update_targets(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.set_targets(
+                [rt.pod for rt in self.pods.values()],
+                self.ingress.admin_port if self.ingress else None,
+            )
 
     async def stop(self) -> None:
         if self._health_task:
@@ -174,6 +205,7 @@ class LocalMesh:
             resources = parse_resources(documents)
             self.event(f"applying step {target.number} ({target.name})")
             await self._transition(resources)
+            self._update_targets()
             self.step = target
             self.event(f"step {target.number} ({target.name}) in force")
 
@@ -366,12 +398,20 @@ class LocalMesh:
         await self.ingress_proxy.check_accepted(self.session)
 
     async def _health_loop(self) -> None:
-        """Readiness of every pod (its function's /readyz), as a kubelet probe would see it."""
+        """Readiness of every pod, as a kubelet would probe it (`/readyz` every 5 s).
+
+        A dead process is seen within a second; the HTTP probe runs less often because a
+        function's readiness check calls its backends through the mesh, and that traffic
+        shows up in telemetry like any other.
+        """
+        tick = 0
         while True:
             for runtime in list(self.pods.values()):
-                runtime.ready = runtime.function.running and await self._alive(
-                    runtime.pod, "/readyz"
-                )
+                if not runtime.function.running:
+                    runtime.ready = False
+                elif tick % 5 == 0 or not runtime.ready:
+                    runtime.ready = await self._alive(runtime.pod, "/readyz")
+            tick += 1
             await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------ status
@@ -426,6 +466,7 @@ class LocalMesh:
             "step": {"number": self.step.number, "name": self.step.name} if self.step else None,
             "ingress": f"http://127.0.0.1:{self.options.ingress_port}/",
             "ingress_admin_port": self.ingress.admin_port if self.ingress else None,
+            "prometheus": self.prometheus.url if self.prometheus else None,
             "auto_mtls": self.options.auto_mtls,
             "workloads": workloads,
             "services": services,
