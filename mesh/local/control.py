@@ -5,6 +5,7 @@ Where it listens is written to `<state dir>/control.json`.
 
     GET  /status             what runs, the routes and mTLS modes in force, recent events
     POST /step  {"step": S}  apply a rollout step (200 with the new status, 400/409 with the reason)
+    POST /apply {"step": S, "documents": [...]}  apply edited resources under step S's name
     POST /shutdown           stop everything
 """
 
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from mesh.local.errors import MeshError, NotRunning
 from mesh.local.system import LocalMesh
-from mesh.steps import StepError
+from mesh.steps import StepError, resolve_step
 
 MESH_KEY = web.AppKey("mesh", LocalMesh)
 STOP_KEY = web.AppKey("stop", asyncio.Event)
@@ -48,6 +49,25 @@ async def _step(request: web.Request) -> web.Response:
     return web.json_response(mesh.status())
 
 
+async def _apply(request: web.Request) -> web.Response:
+    """Apply edited resources under a step's name (for `--watch`, rollouts and fault drills)."""
+    try:
+        body = await request.json()
+        documents = body["documents"]
+        step = resolve_step(str(body["step"]))
+        if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+            raise TypeError("documents must be a list of objects")
+    except (ValueError, KeyError, TypeError, StepError) as exc:
+        return web.json_response({"error": f"expected {{step, documents}}: {exc}"}, status=400)
+    mesh = request.app[MESH_KEY]
+    try:
+        await mesh.apply_documents(documents, step)
+    except MeshError as exc:
+        mesh.event(f"apply refused: {exc}")
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(mesh.status())
+
+
 async def _shutdown(request: web.Request) -> web.Response:
     request.app[STOP_KEY].set()
     return web.json_response({"stopping": True})
@@ -59,6 +79,7 @@ def control_app(mesh: LocalMesh, stop: asyncio.Event) -> web.Application:
     app[STOP_KEY] = stop
     app.router.add_get("/status", _status)
     app.router.add_post("/step", _step)
+    app.router.add_post("/apply", _apply)
     app.router.add_post("/shutdown", _shutdown)
     return app
 
@@ -104,6 +125,9 @@ class ControlClient:
 
     async def step(self, step: str) -> dict[str, Any]:
         return await self.call("POST", "/step", {"step": step})
+
+    async def apply(self, step: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        return await self.call("POST", "/apply", {"step": step, "documents": documents})
 
     async def shutdown(self) -> None:
         await self.call("POST", "/shutdown", timeout=5)

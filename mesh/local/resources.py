@@ -450,6 +450,13 @@ def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
 
 def parse_resources(documents: list[dict[str, Any]]) -> MeshResources:
     """Parse a rendered step. Istio kinds are checked field by field against SCHEMAS."""
+    try:
+        return _parse(documents)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidResource(f"malformed resource: {type(exc).__name__} {exc}") from exc
+
+
+def _parse(documents: list[dict[str, Any]]) -> MeshResources:
     result = MeshResources()
     secrets = {
         d["metadata"]["name"]: _decode_secret(d) for d in documents if d.get("kind") == "Secret"

@@ -200,14 +200,21 @@ class LocalMesh:
     # ------------------------------------------------------------ steps
     async def apply_step(self, step: str | int | Step) -> None:
         target = step if isinstance(step, Step) else resolve_step(step)
+        documents = await asyncio.to_thread(render_step, target)
+        await self.apply_documents(documents, target)
+
+    async def apply_documents(self, documents: list[dict[str, Any]], step: Step) -> None:
+        """Make the system match these resources (a rendered step, possibly edited).
+
+        Invalid resources are refused before anything changes; the old routes keep serving.
+        """
+        resources = parse_resources(documents)
         async with self.lock:
-            documents = await asyncio.to_thread(render_step, target)
-            resources = parse_resources(documents)
-            self.event(f"applying step {target.number} ({target.name})")
+            self.event(f"applying step {step.number} ({step.name})")
             await self._transition(resources)
             self._update_targets()
-            self.step = target
-            self.event(f"step {target.number} ({target.name}) in force")
+            self.step = step
+            self.event(f"step {step.number} ({step.name}) in force")
 
     async def _transition(self, resources: MeshResources) -> None:
         desired: dict[str, Workload] = {}
