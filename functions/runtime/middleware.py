@@ -7,6 +7,7 @@ trace nor a bare 500 from aiohttp ever reaches a user.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -60,6 +61,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away before the answer (nginx's convention)
         raise
     finally:
         seconds = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from functions.runtime.settings import env_int, env_str, function_version, pod_n
 
 # Version → backend, as in the tutorial: 1.0 on Redis, 2.0 on MySQL.
 STORES = {"1.0": "redis", "2.0": "mysql"}
+# A database name safe to put in CREATE DATABASE / USE (identifiers cannot be bound).
+_DB_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ class StorageSettings:
     event_ttl_s: int = 24 * 3600
     # Deadline for one backend command or transaction; connects get half of it.
     timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not _DB_NAME.fullmatch(self.mysql_database):
+            raise ConfigError("MYSQL_DATABASE may contain only letters, digits and _")
 
     @property
     def store(self) -> str:

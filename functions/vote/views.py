@@ -46,7 +46,8 @@ async def index(request: web.Request) -> web.Response:
             headers=tracing_headers(request),
         )
         results = _text(analytics)
-        store = analytics.get("store") if isinstance(analytics.get("store"), dict) else {}
+        store = analytics.get("store")
+        store = store if isinstance(store, dict) else {}
         details = Details(
             host=settings.pod_name,
             app_version=settings.function_version,
@@ -97,8 +98,8 @@ async def cast(request: web.Request) -> web.Response:
         return html_error(
             request,
             503,
-            "Your vote was not recorded: the vote store is unavailable. "
-            "Try again; it will be counted once.",
+            "Your vote was not confirmed: the vote store is unavailable. "
+            "Try again; it will be counted only once.",
             retry=(choice, event_id),
             headers={"Retry-After": str(exc.retry_after)},
         )

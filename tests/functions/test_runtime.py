@@ -11,10 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from functions.runtime.app import READINESS_CHECKS, create_function_app
-from functions.runtime.errors import ConfigError, InvalidInput, UpstreamUnavailable
+from functions.runtime.errors import InvalidInput, UpstreamUnavailable
 from functions.runtime.logs import JsonFormatter, request_id_var
-from functions.runtime.settings import env_bool, function_version
-from functions.vote.settings import VoteSettings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -155,48 +153,3 @@ def test_json_log_line_carries_the_request_id_and_a_one_line_error() -> None:
     assert entry["msg"] == "failed x"
     assert entry["error"] == "ValueError: bad thing"
     assert entry["function"] == "vote"
-
-
-def test_boolean_settings_reject_unknown_spellings() -> None:
-    with pytest.raises(ConfigError, match="SHOWDETAILS"):
-        env_bool({"SHOWDETAILS": "maybe"}, "SHOWDETAILS")
-
-
-def test_version_comes_from_function_version_and_must_exist() -> None:
-    assert function_version({"FUNCTION_VERSION": "1.1"}, "results", ("1.0", "1.1")) == "1.1"
-    with pytest.raises(ConfigError, match=r"no version '3\.0'"):
-        function_version({"FUNCTION_VERSION": "3.0"}, "results", ("1.0", "1.1"))
-
-
-def test_vote_settings_read_the_contract_names() -> None:
-    env = {
-        "FUNCTION_VERSION": "2.0",
-        "POD_NAME": "voting-app-2-0-abc",
-        "TITLE": "Pets",
-        "VOTE1VALUE": "Owls",
-        "VOTE2VALUE": "Bats",
-        "SHOWDETAILS": "true",
-        "FEATUREFLAG": "true",
-        "ANALYTICS_URL": "http://a:1/",
-        "STORAGE_URL": "http://s:2",
-    }
-    settings = VoteSettings.from_env(env)
-    assert settings == VoteSettings(
-        function_version="2.0",
-        pod_name="voting-app-2-0-abc",
-        title="Pets",
-        vote1value="Owls",
-        vote2value="Bats",
-        showdetails=True,
-        featureflag=True,
-        analytics_url="http://a:1",
-        storage_url="http://s:2",
-    )
-
-
-def test_vote_settings_default_to_the_original_sample() -> None:
-    settings = VoteSettings.from_env({}, version="1.0")
-    assert (settings.title, settings.options) == ("AKS Voting App", ("Cats", "Dogs"))
-    assert (settings.showdetails, settings.featureflag) == (False, False)
-    assert settings.analytics_url == "http://voting-analytics:8080"
-    assert settings.storage_url == "http://voting-storage:8080"

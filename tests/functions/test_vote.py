@@ -239,7 +239,7 @@ async def test_vote_is_a_503_page_with_retry_after_when_storage_is_unreachable(
     assert resp.status == 503
     assert int(resp.headers["Retry-After"]) >= 1
     assert resp.content_type == "text/html"
-    assert "Your vote was not recorded" in page
+    assert "Your vote was not confirmed" in page
     assert "Traceback" not in page
     assert '<button class="button" name="vote" value="Cats">Try again</button>' in page
 
