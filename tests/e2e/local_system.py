@@ -1,0 +1,220 @@
+"""Start and stop a real local system (`voting up`) for end-to-end tests.
+
+Each system gets its own state directory, ports, Redis database number and MySQL database,
+so it never disturbs a user's `voting up` or another test; teardown stops every process it
+started (checked) and deletes only the data it created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncmy
+import pytest
+import redis
+
+from mesh.local.control import ControlClient
+
+RESULTS = re.compile(r'<div id="results"> (.*?) </div>')
+APP_VERSION = re.compile(r'<span id="app-version">(.*?)</span>')
+STORE = re.compile(r'<span id="store">(.*?)</span>')
+
+
+@dataclass
+class Page:
+    status: int
+    results: str | None
+    app_version: str | None
+    store: str | None
+
+
+@dataclass
+class LocalSystem:
+    """Handle on a running `voting up`: its URLs, its control API, and page helpers."""
+
+    state_dir: Path
+    port: int
+    prometheus_port: int
+    redis_db: int
+    mysql_database: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def control(self) -> ControlClient:
+        return ControlClient(self.state_dir)
+
+    def status(self) -> dict[str, Any]:
+        return asyncio.run(self.control.status())
+
+    def step(self, step: str | int) -> dict[str, Any]:
+        return asyncio.run(self.control.step(str(step)))
+
+    def apply(self, step: str | int, documents: list[dict[str, Any]]) -> dict[str, Any]:
+        return asyncio.run(self.control.apply(str(step), documents))
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "voting", *args, "--state-dir", str(self.state_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def page(self, cookie: str | None = None) -> Page:
+        return asyncio.run(fetch_page(self.url, cookie))
+
+    def vote(self, option: str, cookie: str | None = None, times: int = 1) -> None:
+        asyncio.run(post_votes(self.url, option, cookie, times))
+
+
+async def fetch_page(url: str, cookie: str | None = None) -> Page:
+    headers = {"Cookie": cookie} if cookie else {}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        text = await response.text()
+
+    def first(pattern: re.Pattern[str]) -> str | None:
+        match = pattern.search(text)
+        return match.group(1) if match else None
+
+    return Page(response.status, first(RESULTS), first(APP_VERSION), first(STORE))
+
+
+async def post_votes(url: str, option: str, cookie: str | None, times: int) -> None:
+    headers = {"Cookie": cookie} if cookie else {}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(times):
+            async with session.post(
+                url, data={"vote": option}, headers=headers, allow_redirects=False
+            ) as response:
+                assert response.status == 303, f"vote {option} answered {response.status}"
+
+
+def _wait_ready(system: LocalSystem, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if system.process.poll() is not None:
+            log = (system.state_dir / "up.log").read_text()[-3000:]
+            pytest.fail(f"`voting up` exited with {system.process.returncode}:\n{log}")
+        try:
+            if system.status().get("step"):
+                return
+        except Exception:  # not serving its control API yet
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"`voting up` not ready after {timeout:.0f}s")
+
+
+def _our_processes(state_dir: Path) -> list[int]:
+    """Pids of processes whose command line or environment names this state dir's ports."""
+    found = []
+    marker = str(state_dir)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+async def _drop_database(name: str) -> None:
+    connection = await asyncmy.connect(
+        host="127.0.0.1", port=3306, user="root", password="", autocommit=True
+    )
+    async with connection.cursor() as cursor:
+        await cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    connection.close()
+
+
+def module_ports_base(module_name: str) -> int:
+    """A distinct port range per test module (modules run one after another)."""
+    return 24000 + sum(map(ord, module_name)) % 40 * 500
+
+
+def start_local_system(
+    tmp_path: Path, base: int, extra: tuple[str, ...] = (), telemetry: bool = False
+) -> LocalSystem:
+    """`voting up --no-ui` in the foreground of a child process, on ports from `base` up."""
+    redis_db = 9 + base // 500 % 6
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(parents=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "voting",
+        "up",
+        "--no-ui",
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        str(base + 1),
+        "--control-port",
+        str(base + 3),
+        "--base-port",
+        str(base + 10),
+        "--prometheus-port",
+        str(base + 2),
+        "--redis-url",
+        f"redis://127.0.0.1:6379/{redis_db}",
+        *extra,
+    ]
+    database = f"voting_e2e_{uuid.uuid4().hex[:8]}"
+    argv += ["--mysql-database", database]
+    if not telemetry:
+        argv.append("--no-telemetry")
+    with open(state_dir / "up.log", "wb") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    system = LocalSystem(state_dir, base + 1, base + 2, redis_db, database, process)
+    try:
+        _wait_ready(system, timeout=60)
+    except BaseException:
+        stop_local_system(system)
+        raise
+    return system
+
+
+def stop_local_system(system: LocalSystem) -> None:
+    """Stop `voting up` like Ctrl-C would; kill anything left; delete only our data."""
+    if system.process.poll() is None:
+        system.process.send_signal(signal.SIGINT)
+        try:
+            system.process.wait(30)
+        except subprocess.TimeoutExpired:
+            system.process.kill()
+            system.process.wait()
+    leftovers = _our_processes(system.state_dir)
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    client = redis.Redis(host="127.0.0.1", port=6379, db=system.redis_db)
+    keys = list(client.scan_iter(match="voting:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    asyncio.run(_drop_database(system.mysql_database))
+    assert not leftovers, f"processes survived `voting up`'s shutdown: {leftovers}"

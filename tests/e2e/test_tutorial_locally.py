@@ -1,0 +1,214 @@
+"""The tutorial's own checks, on the local mesh: real Envoy sidecars, real Redis and MariaDB.
+
+Each test applies the step it checks, so the tests do not depend on one another's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+
+import aiohttp
+import pytest
+
+from mesh.local.ca import LocalCA
+from tests.e2e.local_system import LocalSystem
+
+pytestmark = pytest.mark.e2e
+
+COOKIE_ON = "featureflag=on"
+
+
+def reset(system: LocalSystem, cookie: str | None = None) -> None:
+    system.vote("reset", cookie)
+
+
+def sidecar_ports(system: LocalSystem, app: str | None = None) -> list[int]:
+    return [
+        pod["inbound_port"]
+        for workload in system.status()["workloads"]
+        if app is None or workload["app"] == app
+        for pod in workload["pods"]
+    ]
+
+
+def plaintext_answers(port: int) -> bool:
+    """True when an HTTP request without TLS gets an HTTP answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
+
+
+def mtls_status(system: LocalSystem, port: int, service_account: str) -> int:
+    """HTTP status of GET /counts sent with mutual TLS under a mesh identity."""
+    cert = LocalCA(system.state_dir / "ca").issue(
+        "voting", service_account, f"test-{service_account}"
+    )
+    context = ssl.create_default_context(cafile=str(cert.ca))
+    context.check_hostname = False
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=2) as raw,
+        context.wrap_socket(raw, server_hostname="voting-storage") as sock,
+    ):
+        sock.sendall(b"GET /counts HTTP/1.1\r\nHost: voting-storage\r\nConnection: close\r\n\r\n")
+        return int(sock.recv(64).split()[1])
+
+
+def test_step_1_shows_the_counts_of_analytics_1_0(local_system: LocalSystem) -> None:
+    local_system.step("deploy")
+    reset(local_system)
+    local_system.vote("Cats", times=2)
+    local_system.vote("Dogs", times=4)
+    assert local_system.page().results == "Cats: 2 | Dogs: 4"
+
+
+def test_step_2_round_robins_analytics_1_0_and_1_1(local_system: LocalSystem) -> None:
+    local_system.step("update-analytics")
+    reset(local_system)
+    local_system.vote("Cats", times=2)
+    local_system.vote("Dogs", times=4)
+    seen = Counter(local_system.page().results for _ in range(20))
+    assert set(seen) == {"Cats: 2 | Dogs: 4", "Cats: 2/6 (33%) | Dogs: 4/6 (67%)"}, seen
+
+
+def test_step_3_routes_every_page_to_analytics_1_1(local_system: LocalSystem) -> None:
+    local_system.step("lock-down")
+    reset(local_system)
+    local_system.vote("Cats", times=2)
+    local_system.vote("Dogs", times=4)
+    seen = Counter(local_system.page().results for _ in range(20))
+    assert seen == Counter({"Cats: 2/6 (33%) | Dogs: 4/6 (67%)": 20})
+
+
+def test_step_3_tls_check_reports_mutual_tls_for_every_service(local_system: LocalSystem) -> None:
+    local_system.step("lock-down")
+    result = local_system.cli("tls-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert {row[0] for row in rows} == {
+        f"{name}.voting.svc.cluster.local:8080"
+        for name in ("voting-app", "voting-analytics", "voting-storage")
+    }
+    assert all(row[1:4] == ["OK", "mTLS", "mTLS"] for row in rows), result.stdout
+
+
+def test_step_3_refuses_plaintext_on_every_sidecar(local_system: LocalSystem) -> None:
+    local_system.step("lock-down")
+    ports = sidecar_ports(local_system)
+    assert len(ports) == 6  # 3 app + analytics 1.0 and 1.1 + storage
+    assert [port for port in ports if plaintext_answers(port)] == []
+
+
+def test_step_3_authorization_refuses_storage_calls_from_other_identities(
+    local_system: LocalSystem,
+) -> None:
+    local_system.step("lock-down")
+    (port,) = sidecar_ports(local_system, "voting-storage")
+    assert mtls_status(local_system, port, "intruder") == 403
+    assert mtls_status(local_system, port, "voting-analytics") == 200
+
+
+def test_step_4_cookie_users_get_app_2_0_on_mysql_with_their_own_counts(
+    local_system: LocalSystem,
+) -> None:
+    local_system.step("canary")
+    reset(local_system, COOKIE_ON)
+    reset(local_system)
+    local_system.vote("Cats", COOKIE_ON)
+    local_system.vote("Dogs", times=3)
+    for cookie in (COOKIE_ON, "a=b; featureflag=on"):
+        page = local_system.page(cookie)
+        assert (page.app_version, page.store) == ("2.0", "mysql")
+        assert page.results == "Cats: 1/1 (100%) | Dogs: 0/1 (0%)"
+    for cookie in (None, "featureflag=off", "xfeatureflag=on"):
+        page = local_system.page(cookie)
+        assert (page.app_version, page.store) == ("1.0", "redis")
+        assert page.results == "Cats: 0/3 (0%) | Dogs: 3/3 (100%)"
+
+
+def test_step_5_serves_everyone_2_0_and_no_1_x_process_remains(local_system: LocalSystem) -> None:
+    local_system.step("canary")
+    old_ports = [
+        pod["app_port"]
+        for w in local_system.status()["workloads"]
+        if w["version"] != "2.0"
+        for pod in w["pods"]
+    ]
+    status = local_system.step("finalize")
+    assert {w["version"] for w in status["workloads"]} == {"2.0"}
+    for cookie in (None, COOKIE_ON):
+        page = local_system.page(cookie)
+        assert (page.app_version, page.store) == ("2.0", "mysql")
+    listening = []
+    for port in old_ports:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                listening.append(port)
+    assert old_ports and listening == []
+
+
+class SteadyLoad(threading.Thread):
+    """Page views and votes at a light, steady rate until stopped; counts every outcome."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rate = url, rate
+        self.outcomes: Counter[str] = Counter()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            n = 0
+            start = time.monotonic()
+            while not self._halt.is_set():
+                n += 1
+                try:
+                    if n % 4 == 0:
+                        request = session.post(
+                            self.url, data={"vote": "Cats"}, allow_redirects=False
+                        )
+                    else:
+                        request = session.get(
+                            self.url, headers={"Cookie": COOKIE_ON} if n % 3 == 0 else {}
+                        )
+                    async with request as response:
+                        await response.read()
+                        self.outcomes[str(response.status)] += 1
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    self.outcomes[type(exc).__name__] += 1
+                await asyncio.sleep(max(0.0, start + n / self.rate - time.monotonic()))
+
+    def stop(self) -> Counter[str]:
+        self._halt.set()
+        self.join(10)
+        return self.outcomes
+
+
+def test_no_request_fails_under_steady_load_across_every_step_change(
+    local_system: LocalSystem,
+) -> None:
+    local_system.step("deploy")
+    load = SteadyLoad(local_system.url, rate=20)
+    load.start()
+    try:
+        for step in ("update-analytics", "lock-down", "canary", "finalize"):
+            time.sleep(1.5)
+            local_system.step(step)
+        time.sleep(1.5)
+    finally:
+        outcomes = load.stop()
+    failures = {k: v for k, v in outcomes.items() if k not in ("200", "303")}
+    assert sum(outcomes.values()) > 100
+    assert failures == {}, outcomes
