@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "functions.cli",
     "mesh.local.cli",
     "observer.cli",
+    "bench.cli",
+    "mesh.cluster.cli",
 )
 
 
