@@ -86,7 +86,10 @@ def resolve_step(value: str | int | Step) -> Step:
 def render_step(step: str | int | Step) -> list[dict[str, Any]]:
     """Render a step with ``kubectl kustomize`` and return its objects as dicts."""
     step = resolve_step(step)
-    kubectl = find_kubectl()
+    try:
+        kubectl = find_kubectl()
+    except RenderError as exc:
+        raise RenderError(f"step {step.directory}: {exc}") from exc
     try:
         done = subprocess.run(
             [kubectl, "kustomize", str(step.path)],
