@@ -1,0 +1,97 @@
+"""The function image: its Dockerfile and the lock of its Python dependencies."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata as metadata
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+LOCK = ROOT / "docker" / "requirements.lock"
+PROJECT_PACKAGES = {"functions", "voting"}
+
+
+@pytest.fixture(scope="module")
+def lock() -> dict[str, str]:
+    pins = {}
+    for line in LOCK.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+@pytest.fixture(scope="module")
+def instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split()[0].upper(), line.partition(" ")[2])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_lock_pins_every_package_to_one_version():
+    for line in LOCK.read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", line), line
+
+
+def test_the_lock_holds_every_third_party_package_the_functions_import(lock):
+    owners = metadata.packages_distributions()
+    missing = set()
+    for module in _imported_top_level_modules(ROOT / "functions") | _imported_top_level_modules(
+        ROOT / "voting"
+    ):
+        if module in sys.stdlib_module_names or module in PROJECT_PACKAGES:
+            continue
+        dists = {canonicalize_name(d) for d in owners.get(module, [module])}
+        if not dists & set(lock):
+            missing.add(module)
+    assert not missing, f"imported but not in {LOCK.name}: {sorted(missing)}"
+
+
+def test_the_image_starts_from_a_slim_python_3_11(instructions):
+    args = dict(line.split("=", 1) for kind, line in instructions if kind == "ARG" and "=" in line)
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:\w+)?", args["PYTHON_IMAGE"])
+    assert {line for kind, line in instructions if kind == "FROM"} <= {
+        "${PYTHON_IMAGE} AS deps",
+        "${PYTHON_IMAGE}",
+    }
+
+
+def test_the_image_runs_as_a_numeric_non_root_user(instructions):
+    users = [line for kind, line in instructions if kind == "USER"]
+    assert users, "no USER instruction"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
+
+
+def test_the_image_installs_exactly_the_lock(instructions):
+    runs = " ".join(line for kind, line in instructions if kind == "RUN")
+    assert "--no-deps" in runs and "-r /tmp/requirements.lock" in runs and "pip check" in runs
+
+
+def test_the_image_bakes_in_no_secrets(instructions):
+    for kind, line in instructions:
+        if kind in ("ENV", "ARG", "LABEL"):
+            assert not re.search(r"PASSWORD|SECRET|TOKEN|_KEY", line, re.IGNORECASE), line
+
+
+def _imported_top_level_modules(package: Path) -> set[str]:
+    modules = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return modules
