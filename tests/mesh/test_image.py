@@ -6,9 +6,11 @@ import ast
 import importlib.metadata as metadata
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,15 +48,16 @@ def test_the_lock_pins_every_package_to_one_version():
 
 
 def test_the_lock_holds_every_third_party_package_the_functions_import(lock):
+    required, optional = _imports(ROOT / "functions", ROOT / "voting")
+    declared = _declared_dependencies()
     owners = metadata.packages_distributions()
     missing = set()
-    for module in _imported_top_level_modules(ROOT / "functions") | _imported_top_level_modules(
-        ROOT / "voting"
-    ):
+    for module in required | optional:
         if module in sys.stdlib_module_names or module in PROJECT_PACKAGES:
             continue
         dists = {canonicalize_name(d) for d in owners.get(module, [module])}
-        if not dists & set(lock):
+        needed = module in required or dists & declared
+        if needed and not dists & set(lock):
             missing.add(module)
     assert not missing, f"imported but not in {LOCK.name}: {sorted(missing)}"
 
@@ -86,12 +89,46 @@ def test_the_image_bakes_in_no_secrets(instructions):
             assert not re.search(r"PASSWORD|SECRET|TOKEN|_KEY", line, re.IGNORECASE), line
 
 
-def _imported_top_level_modules(package: Path) -> set[str]:
-    modules = set()
-    for path in package.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                modules |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules.add(node.module.split(".")[0])
-    return modules
+def _imports(*packages: Path) -> tuple[set[str], set[str]]:
+    """Top-level modules imported: (required, optional), optional meaning guarded by an
+    `except ImportError` (or ModuleNotFoundError)."""
+    required: set[str] = set()
+    optional: set[str] = set()
+    for package in packages:
+        for path in package.rglob("*.py"):
+            tree = ast.parse(path.read_text(), str(path))
+            guarded = {
+                id(node)
+                for block in ast.walk(tree)
+                if isinstance(block, ast.Try) and _catches_import_error(block)
+                for statement in block.body
+                for node in ast.walk(statement)
+            }
+            for node in ast.walk(tree):
+                modules = _modules(node)
+                (optional if id(node) in guarded else required).update(modules)
+    return required, optional - required
+
+
+def _modules(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return {node.module.split(".")[0]}
+    return set()
+
+
+def _catches_import_error(block: ast.Try) -> bool:
+    names = {
+        n.id
+        for handler in block.handlers
+        if handler.type is not None
+        for n in ast.walk(handler.type)
+        if isinstance(n, ast.Name)
+    }
+    return bool(names & {"ImportError", "ModuleNotFoundError"})
+
+
+def _declared_dependencies() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]}
