@@ -62,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--detach", action="store_true", help="return once ready; stop with `voting down`"
     )
+    up.add_argument(
+        "--watch",
+        action="store_true",
+        help="roll functions onto changed code and apply changed manifests live",
+    )
     up.add_argument("--no-ui", action="store_true", help="do not open the dashboard")
     _state_dir_arg(up)
     up.set_defaults(func=cmd_up)
@@ -181,6 +186,7 @@ async def _run_up(args: argparse.Namespace) -> int:
     )
     mesh = LocalMesh(options, on_event=progress)
     stop = asyncio.Event()
+    watcher: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -195,6 +201,10 @@ async def _run_up(args: argparse.Namespace) -> int:
         await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
         await mesh.start(args.step)
         write_control_file(args.state_dir, args.control_port)
+        if args.watch:
+            from mesh.local.watch import watch_sources
+
+            watcher = asyncio.create_task(watch_sources(mesh), name="watch")
         progress(f"ready in {time.monotonic() - started:.1f}s: {mesh.status()['ingress']}")
         if not args.no_ui and sys.stdout.isatty():
             ui_running = True
@@ -203,6 +213,8 @@ async def _run_up(args: argparse.Namespace) -> int:
             print("Ctrl-C stops everything.", flush=True)
             await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         (args.state_dir / "control.json").unlink(missing_ok=True)
         await mesh.stop()
         await runner.cleanup()

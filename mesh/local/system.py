@@ -49,7 +49,7 @@ from mesh.local.topology import (
     Pod,
     PortAllocator,
 )
-from mesh.steps import Step, render_step, resolve_step
+from mesh.steps import Step, StepError, render_step, resolve_step
 
 log = logging.getLogger("voting.mesh")
 
@@ -94,9 +94,11 @@ class PodRuntime:
     ready: bool = False
 
 
-def template_hash(workload: Workload) -> str:
-    """Like Kubernetes' pod-template-hash: a changed pod spec means new pods."""
-    spec = json.dumps([workload.labels, workload.env, workload.service_account], sort_keys=True)
+def template_hash(workload: Workload, revision: int = 0) -> str:
+    """Like Kubernetes' pod-template-hash: a changed pod spec (or new code) means new pods."""
+    spec = json.dumps(
+        [workload.labels, workload.env, workload.service_account, revision], sort_keys=True
+    )
     return hashlib.sha256(spec.encode()).hexdigest()[:5]
 
 
@@ -129,6 +131,7 @@ class LocalMesh:
         self._health_task: asyncio.Task[None] | None = None
         self.extra_processes: list[ManagedProcess] = []
         self.prometheus: Prometheus | None = None
+        self.revisions: dict[str, int] = {}  # per app: bumped when its code changes (--watch)
 
     # ------------------------------------------------------------ events
     def event(self, message: str) -> None:
@@ -216,10 +219,34 @@ class LocalMesh:
             self.step = step
             self.event(f"step {step.number} ({step.name}) in force")
 
+    async def restart_apps(self, apps: set[str]) -> None:
+        """Replace the pods of these apps with new ones running the current code.
+
+        New pods start and become ready before routes move to them and the old ones stop,
+        like a Deployment's rolling update with surge: no request is dropped.
+        """
+        async with self.lock:
+            for app in apps:
+                self.revisions[app] = self.revisions.get(app, 0) + 1
+            self.event(f"code changed: rolling {', '.join(sorted(apps))}")
+            await self._transition(self.resources)
+            self._update_targets()
+            self.event(f"rolled {', '.join(sorted(apps))} to the new code")
+
+    async def reload_manifests(self) -> None:
+        """Re-render the current step from the files and apply it; keep serving on errors."""
+        if self.step is None:
+            return
+        try:
+            documents = await asyncio.to_thread(render_step, self.step)
+            await self.apply_documents(documents, self.step)
+        except (MeshError, StepError) as exc:
+            self.event(f"change rejected, previous routes keep serving: {exc}")
+
     async def _transition(self, resources: MeshResources) -> None:
         desired: dict[str, Workload] = {}
         for workload in resources.mesh_workloads():
-            suffix = template_hash(workload)
+            suffix = template_hash(workload, self.revisions.get(workload.app, 0))
             for index in range(workload.replicas):
                 desired[f"{workload.name}-{suffix}-{index}"] = workload
         kept = {name: rt for name, rt in self.pods.items() if name in desired}

@@ -14,8 +14,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import redis
 from mesh.local.control import ControlClient
 
 RESULTS = re.compile(r'<div id="results"> (.*?) </div>')
+COOKIE_ON = "featureflag=on"
 APP_VERSION = re.compile(r'<span id="app-version">(.*?)</span>')
 STORE = re.compile(r'<span id="store">(.*?)</span>')
 
@@ -155,7 +158,12 @@ def module_ports_base(module_name: str) -> int:
 
 
 def start_local_system(
-    tmp_path: Path, base: int, extra: tuple[str, ...] = (), telemetry: bool = False
+    tmp_path: Path,
+    base: int,
+    extra: tuple[str, ...] = (),
+    telemetry: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> LocalSystem:
     """`voting up --no-ui` in the foreground of a child process, on ports from `base` up."""
     redis_db = 9 + base // 500 % 6
@@ -187,7 +195,12 @@ def start_local_system(
         argv.append("--no-telemetry")
     with open(state_dir / "up.log", "wb") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
     system = LocalSystem(state_dir, base + 1, base + 2, redis_db, database, process)
     try:
@@ -218,3 +231,44 @@ def stop_local_system(system: LocalSystem) -> None:
     client.close()
     asyncio.run(_drop_database(system.mysql_database))
     assert not leftovers, f"processes survived `voting up`'s shutdown: {leftovers}"
+
+
+class SteadyLoad(threading.Thread):
+    """Page views and votes at a light, steady rate until stopped; counts every outcome."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rate = url, rate
+        self.outcomes: Counter[str] = Counter()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            n = 0
+            start = time.monotonic()
+            while not self._halt.is_set():
+                n += 1
+                try:
+                    if n % 4 == 0:
+                        request = session.post(
+                            self.url, data={"vote": "Cats"}, allow_redirects=False
+                        )
+                    else:
+                        request = session.get(
+                            self.url, headers={"Cookie": COOKIE_ON} if n % 3 == 0 else {}
+                        )
+                    async with request as response:
+                        await response.read()
+                        self.outcomes[str(response.status)] += 1
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    self.outcomes[type(exc).__name__] += 1
+                await asyncio.sleep(max(0.0, start + n / self.rate - time.monotonic()))
+
+    def stop(self) -> Counter[str]:
+        self._halt.set()
+        self.join(10)
+        return self.outcomes

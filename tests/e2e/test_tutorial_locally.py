@@ -5,22 +5,17 @@ Each test applies the step it checks, so the tests do not depend on one another'
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
-import threading
 import time
 from collections import Counter
 
-import aiohttp
 import pytest
 
 from mesh.local.ca import LocalCA
-from tests.e2e.local_system import LocalSystem
+from tests.e2e.local_system import COOKIE_ON, LocalSystem, SteadyLoad
 
 pytestmark = pytest.mark.e2e
-
-COOKIE_ON = "featureflag=on"
 
 
 def reset(system: LocalSystem, cookie: str | None = None) -> None:
@@ -153,47 +148,6 @@ def test_step_5_serves_everyone_2_0_and_no_1_x_process_remains(local_system: Loc
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 listening.append(port)
     assert old_ports and listening == []
-
-
-class SteadyLoad(threading.Thread):
-    """Page views and votes at a light, steady rate until stopped; counts every outcome."""
-
-    def __init__(self, url: str, rate: float) -> None:
-        super().__init__(daemon=True)
-        self.url, self.rate = url, rate
-        self.outcomes: Counter[str] = Counter()
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        asyncio.run(self._run())
-
-    async def _run(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            n = 0
-            start = time.monotonic()
-            while not self._halt.is_set():
-                n += 1
-                try:
-                    if n % 4 == 0:
-                        request = session.post(
-                            self.url, data={"vote": "Cats"}, allow_redirects=False
-                        )
-                    else:
-                        request = session.get(
-                            self.url, headers={"Cookie": COOKIE_ON} if n % 3 == 0 else {}
-                        )
-                    async with request as response:
-                        await response.read()
-                        self.outcomes[str(response.status)] += 1
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    self.outcomes[type(exc).__name__] += 1
-                await asyncio.sleep(max(0.0, start + n / self.rate - time.monotonic()))
-
-    def stop(self) -> Counter[str]:
-        self._halt.set()
-        self.join(10)
-        return self.outcomes
 
 
 def test_no_request_fails_under_steady_load_across_every_step_change(

@@ -1,0 +1,101 @@
+"""`voting up --watch`: edits to code and manifests go live without a restart.
+
+The system runs from a copy of the sources (first on PYTHONPATH, so the copy's code is what
+runs), and the tests edit the copy, never the working tree.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.local_system import (
+    LocalSystem,
+    SteadyLoad,
+    module_ports_base,
+    start_local_system,
+    stop_local_system,
+)
+
+pytestmark = pytest.mark.e2e
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("src")
+    for package in ("functions", "mesh", "voting"):
+        shutil.copytree(
+            PROJECT / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return root
+
+
+@pytest.fixture(scope="module")
+def watched(
+    tmp_path_factory: pytest.TempPathFactory, sources: Path, request: pytest.FixtureRequest
+) -> Iterator[LocalSystem]:
+    system = start_local_system(
+        tmp_path_factory.mktemp("watch"),
+        module_ports_base(request.module.__name__),
+        extra=("--watch", "--step", "lock-down"),
+        env={"PYTHONPATH": str(sources)},
+        cwd=sources,
+    )
+    yield system
+    stop_local_system(system)
+
+
+def test_an_edited_results_format_is_live_within_5_s_with_no_failed_request(
+    watched: LocalSystem, sources: Path
+) -> None:
+    assert " | " in watched.page().results
+    tally = sources / "functions" / "results" / "tally.py"
+    load = SteadyLoad(watched.url, rate=10)
+    load.start()
+    try:
+        time.sleep(1)
+        tally.write_text(tally.read_text().replace('" | ".join', '" ~ ".join'))
+        saved = time.monotonic()
+        assert wait_for(lambda: " ~ " in (watched.page().results or ""), 5), watched.page()
+        took = time.monotonic() - saved
+        time.sleep(1.5)
+    finally:
+        outcomes = load.stop()
+    failures = {k: v for k, v in outcomes.items() if k not in ("200", "303")}
+    assert failures == {}, outcomes
+    assert took <= 5
+
+
+def test_an_invalid_manifest_is_rejected_and_traffic_goes_on(
+    watched: LocalSystem, sources: Path
+) -> None:
+    vs = sources / "mesh/istio/voting-app/v1-0/virtual-service-voting-app-v1-0.yaml"  # step 3's
+    original = vs.read_text()
+    load = SteadyLoad(watched.url, rate=10)
+    load.start()
+    try:
+        vs.write_text(original.replace("destination:", "destinaton:", 1))
+        assert wait_for(
+            lambda: any("rejected" in e["message"] for e in watched.status()["events"]), 10
+        ), watched.status()["events"][-5:]
+        time.sleep(1)
+    finally:
+        outcomes = load.stop()
+        vs.write_text(original)
+    failures = {k: v for k, v in outcomes.items() if k not in ("200", "303")}
+    assert failures == {} and outcomes["200"] > 10, outcomes
