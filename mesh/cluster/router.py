@@ -1,0 +1,343 @@
+"""The Kubernetes implementation of `mesh.router.Router`: a rollout step through the API server.
+
+`apply_step` renders the step (`mesh.steps.render_step`) and then, in this order:
+
+1. checks the cluster serves every type the step holds (one discovery GET per API group),
+   so a missing Istio fails before anything changes;
+2. applies every object with server-side apply (`PATCH`, `application/apply-patch+yaml`,
+   `fieldManager=voting-mesh`; `force=true` except on the Namespace, which others may
+   label too), the Namespace first, then in kustomize's order (step 5 moves the
+   VirtualServices before it drops the DestinationRules' 1.x subsets), each labelled
+   `app.kubernetes.io/managed-by: voting-mesh`;
+3. waits until every Deployment of the step is ready: the controller has seen the applied
+   generation, all replicas are updated and ready, no old ones are left;
+4. prunes: deletes the objects labelled both `app.kubernetes.io/part-of: voting-app` and
+   `app.kubernetes.io/managed-by: voting-mesh` that the step no longer holds (never the
+   Namespace or a PersistentVolumeClaim). Pruning after the wait retires the old workloads
+   only once the new ones serve.
+
+Every call goes through `mesh.cluster.api.KubeApi`; every error names the resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mesh.cluster import kinds as k
+from mesh.cluster.api import KubeApi, not_served
+from mesh.cluster.errors import Forbidden, NotFound, NotServed, RolloutFailed
+from mesh.cluster.status import cluster_status
+from mesh.router import Progress, Route, RouterError, default_route, with_default_route
+from mesh.steps import Step, StepError, render_step, resolve_step
+
+RENDERED_NAMESPACE = "voting"
+"""The namespace the step kustomizations render into (and AuthorizationPolicies name)."""
+INGRESS_SERVICE = ("istio-system", "istio-ingressgateway")
+
+
+def prepare(documents: list[dict[str, Any]], namespace: str, step: Step) -> list[dict[str, Any]]:
+    """The rendered objects as they are applied: in `namespace`, labelled as ours, the
+    Namespace first and annotated with the step."""
+    objects = []
+    for doc in documents:
+        obj = copy.deepcopy(doc)
+        kind = k.kind_of(obj)
+        meta = obj.setdefault("metadata", {})
+        if kind is k.NAMESPACE:
+            meta["name"] = namespace
+            meta.setdefault("annotations", {})[k.STEP_ANNOTATION] = step.directory
+        else:
+            meta["namespace"] = namespace
+        meta.setdefault("labels", {})[k.MANAGED_BY] = k.MANAGER
+        meta["labels"].setdefault(k.PART_OF, k.PROJECT)
+        if namespace != RENDERED_NAMESPACE and obj["kind"] == "AuthorizationPolicy":
+            _rename_principals(obj, namespace)
+        objects.append(obj)
+    if not any(o["kind"] == "Namespace" for o in objects):
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": namespace,
+                    "labels": {k.PART_OF: k.PROJECT, k.MANAGED_BY: k.MANAGER},
+                    "annotations": {k.STEP_ANNOTATION: step.directory},
+                },
+            }
+        )
+    return sorted(objects, key=lambda o: o["kind"] != "Namespace")  # stable: order kept
+
+
+def _rename_principals(policy: dict[str, Any], namespace: str) -> None:
+    old, new = f"/ns/{RENDERED_NAMESPACE}/", f"/ns/{namespace}/"
+    for rule in (policy.get("spec") or {}).get("rules") or []:
+        for entry in rule.get("from") or []:
+            source = entry.get("source") or {}
+            if "principals" in source:
+                source["principals"] = [p.replace(old, new) for p in source["principals"]]
+
+
+def owned(obj: dict[str, Any]) -> bool:
+    """Whether `voting step` may delete this object: it carries both of our labels."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(k.PART_OF) == k.PROJECT and labels.get(k.MANAGED_BY) == k.MANAGER
+
+
+def deployment_progress(deployment: dict[str, Any], generation: int) -> tuple[bool, str]:
+    """Whether a Deployment finished rolling out `generation`, and `ready/desired` so far."""
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas", 0))
+    done = (
+        status.get("observedGeneration", 0) >= generation
+        and int(status.get("updatedReplicas", 0)) >= desired
+        and int(status.get("replicas", 0)) <= desired
+        and ready >= desired
+    )
+    return done, f"{ready}/{desired}"
+
+
+def _stalled(deployment: dict[str, Any]) -> str | None:
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == (
+            "ProgressDeadlineExceeded"
+        ):
+            return condition.get("message") or "progress deadline exceeded"
+    return None
+
+
+class KubernetesRouter:
+    """Routes of one namespace of a Kubernetes cluster with Istio."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str = "voting",
+        *,
+        context: str | None = None,
+        timeout: float = 300.0,
+        poll_interval: float = 2.0,
+    ) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.context = context
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.target = f"cluster context {context or '(current)'}, namespace {namespace}"
+
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        context: str | None = None,
+        kubeconfig: str | Path | None = None,
+        namespace: str = "voting",
+        **options: Any,
+    ) -> KubernetesRouter:
+        return cls(
+            KubeApi.from_kubeconfig(context, kubeconfig), namespace, context=context, **options
+        )
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    # ------------------------------------------------------------ steps
+    async def apply_step(
+        self, step: str | int | Step, on_progress: Progress | None = None
+    ) -> dict[str, Any]:
+        say = on_progress or (lambda _message: None)
+        try:
+            target = resolve_step(step)
+            documents = await asyncio.to_thread(render_step, target)
+        except StepError as exc:
+            raise RouterError(str(exc)) from exc
+        objects = prepare(documents, self.namespace, target)
+        say(f"step {target.number} ({target.name}): {len(objects)} objects to {self.target}")
+        await self._check_served(objects)
+        generations = await self._apply(objects, say)
+        await self._wait(generations, say)
+        await self._prune(objects, say)
+        say(f"step {target.number} ({target.name}) in force")
+        return await self.status()
+
+    async def _check_served(self, objects: list[dict[str, Any]]) -> None:
+        served: dict[str, set[str]] = {}
+        for obj in objects:
+            kind = k.kind_of(obj)
+            if not kind.group:
+                continue  # the core API is always there
+            if kind.group_path not in served:
+                served[kind.group_path] = await self.api.served_resources(kind)
+            if kind.plural not in served[kind.group_path]:
+                detail = (
+                    f"no {kind.plural} in {kind.group_path}"
+                    if served[kind.group_path]
+                    else f"404 on {kind.group_path}"
+                )
+                raise not_served(kind, k.describe(obj), detail)
+
+    async def _apply(self, objects: list[dict[str, Any]], say: Progress) -> dict[str, int]:
+        generations = {}
+        for obj in objects:
+            kind = k.kind_of(obj)
+            live, created = await self.api.apply(obj, force=kind is not k.NAMESPACE)
+            say(f"{'created' if created else 'applied'} {k.describe(obj)}")
+            if kind is k.DEPLOYMENT:
+                meta = live.get("metadata") or {}
+                generations[obj["metadata"]["name"]] = int(meta.get("generation", 1))
+        return generations
+
+    async def _wait(self, generations: dict[str, int], say: Progress) -> None:
+        if not generations:
+            return
+        deadline = time.monotonic() + self.timeout
+        last = ""
+        while True:
+            live = {
+                d["metadata"]["name"]: d
+                for d in await self.api.list(k.DEPLOYMENT, self.namespace, k.PROJECT_SELECTOR)
+            }
+            pending = {}
+            for name, generation in generations.items():
+                if name not in live:
+                    pending[name] = "gone"
+                    continue
+                stalled = _stalled(live[name])
+                if stalled:
+                    raise RolloutFailed(
+                        f"{k.DEPLOYMENT.describe(name, self.namespace)}: stalled: {stalled} "
+                        f"(kubectl -n {self.namespace} describe deployment {name})"
+                    )
+                done, counts = deployment_progress(live[name], generation)
+                if not done:
+                    pending[name] = counts
+            if not pending:
+                say(f"{len(generations)} Deployment(s) ready")
+                return
+            summary = ", ".join(f"{name} {counts}" for name, counts in sorted(pending.items()))
+            if summary != last:
+                say(f"waiting for Deployments: {summary} ready")
+                last = summary
+            if time.monotonic() >= deadline:
+                names = "; ".join(
+                    f"{k.DEPLOYMENT.describe(name, self.namespace)} {counts} ready"
+                    for name, counts in sorted(pending.items())
+                )
+                raise RolloutFailed(
+                    f"not ready after {self.timeout:g}s: {names} "
+                    f"(kubectl -n {self.namespace} get pods)"
+                )
+            await asyncio.sleep(self.poll_interval)
+
+    async def _prune(self, objects: list[dict[str, Any]], say: Progress) -> None:
+        desired = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        for kind in reversed(k.KINDS):
+            if not kind.prune:
+                continue
+            try:
+                items = await self.api.list(kind, self.namespace, k.OWNED_SELECTOR)
+            except NotServed:
+                continue  # e.g. no security.istio.io: nothing of that kind to remove
+            for item in items:
+                name = item["metadata"]["name"]
+                if (kind.kind, name) in desired or not owned(item):
+                    continue
+                if await self.api.delete(kind, name, self.namespace):
+                    say(f"deleted {kind.describe(name, self.namespace)}")
+
+    # ------------------------------------------------------------ status
+    async def status(self) -> dict[str, Any]:
+        ns = self.namespace
+        (
+            namespace,
+            deployments,
+            pods,
+            services,
+            virtual_services,
+            destination_rules,
+            peer_authentications,
+            ingress,
+        ) = await asyncio.gather(
+            self.api.get(k.NAMESPACE, ns, None),
+            self.api.list(k.DEPLOYMENT, ns, k.PROJECT_SELECTOR),
+            self.api.list(k.POD, ns, k.PROJECT_SELECTOR),
+            self.api.list(k.SERVICE, ns, k.PROJECT_SELECTOR),
+            self.api.list(k.VIRTUAL_SERVICE, ns),
+            self.api.list(k.DESTINATION_RULE, ns),
+            self.api.list(k.PEER_AUTHENTICATION, ns),
+            self._ingress(),
+        )
+        return cluster_status(
+            target={"kind": "kubernetes", "context": self.context, "namespace": ns},
+            namespace=ns,
+            step=_step_of(namespace),
+            ingress=ingress,
+            deployments=deployments,
+            pods=pods,
+            services=services,
+            virtual_services=virtual_services,
+            destination_rules=destination_rules,
+            peer_authentications=peer_authentications,
+        )
+
+    async def _ingress(self) -> str | None:
+        """The Istio ingress gateway's load-balancer address, if it has one we may read."""
+        namespace, name = INGRESS_SERVICE
+        try:
+            service = await self.api.get(k.SERVICE, name, namespace)
+        except (Forbidden, NotServed):
+            return None
+        points = (((service or {}).get("status") or {}).get("loadBalancer") or {}).get(
+            "ingress"
+        ) or []
+        if not points:
+            return None
+        address = points[0].get("ip") or points[0].get("hostname")
+        return f"http://{address}/" if address else None
+
+    # ------------------------------------------------------------ routes
+    async def get_routes(self, service: str) -> list[Route]:
+        return default_route(await self._virtual_service(service))
+
+    async def set_routes(self, service: str, routes: Sequence[Route]) -> None:
+        live = await self._virtual_service(service)
+        wanted = [Route(*r) for r in routes]
+        edited = with_default_route(live, service, wanted)
+        if default_route(live) == wanted:
+            return
+        meta = live["metadata"]
+        await self.api.apply(
+            {
+                "apiVersion": k.VIRTUAL_SERVICE.api_version,
+                "kind": k.VIRTUAL_SERVICE.kind,
+                "metadata": {
+                    "name": meta["name"],
+                    "namespace": self.namespace,
+                    "labels": dict(meta.get("labels") or {}),
+                },
+                "spec": edited["spec"],
+            },
+            force=True,
+        )
+
+    async def _virtual_service(self, service: str) -> dict[str, Any]:
+        found = await self.api.get(k.VIRTUAL_SERVICE, service, self.namespace)
+        if found is None:
+            raise NotFound(
+                f"{k.VIRTUAL_SERVICE.describe(service, self.namespace)}: not found; "
+                "apply a step that routes it first (voting cluster step lock-down)"
+            )
+        return found
+
+
+def _step_of(namespace: dict[str, Any] | None) -> Step | None:
+    annotations = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        return resolve_step(annotations[k.STEP_ANNOTATION])
+    except (KeyError, StepError):
+        return None
