@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mesh import steps
 from mesh.steps import STEPS, RenderError, Step, UnknownStepError, render_step, resolve_step
@@ -58,6 +60,13 @@ def test_render_step_returns_the_step_objects_as_dicts(rendered):
     assert {"kind": "Namespace", "name": "voting"} in [
         {"kind": o["kind"], "name": o["metadata"]["name"]} for o in objs
     ]
+
+
+def test_the_contract_command_renders_the_step_with_no_extra_flags(step, rendered):
+    root = Path(steps.__file__).resolve().parents[1]
+    command = [steps.find_kubectl(), "kustomize", f"mesh/steps/{step.directory}"]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True)
+    assert list(yaml.safe_load_all(done.stdout)) == rendered[step.directory]
 
 
 def test_render_error_names_the_step_when_kustomize_fails(tmp_path, monkeypatch):
