@@ -328,6 +328,7 @@ class LocalMesh:
         env.update(dict(pod.workload.env))
         proxy = f"http://127.0.0.1:{pod.outbound_port}"
         env.update({"POD_NAME": pod.name, "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": ""})
+        env["VOTING_STATE_DIR"] = str(self.state_dir)  # marks the process as this system's
         if pod.workload.function == "storage" and self.redis and self.mysql:
             env["REDIS_URL"] = self.redis.url
             env.update(self.mysql.env())

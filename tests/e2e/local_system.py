@@ -127,18 +127,19 @@ def _wait_ready(system: LocalSystem, timeout: float) -> None:
     pytest.fail(f"`voting up` not ready after {timeout:.0f}s")
 
 
-def _our_processes(state_dir: Path) -> list[int]:
-    """Pids of processes whose command line or environment names this state dir's ports."""
+def our_processes(state_dir: Path) -> list[int]:
+    """Pids of processes of this system: named in their command line or environment."""
     found = []
-    marker = str(state_dir)
+    marker = str(state_dir).encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if marker in cmdline:
+        if marker in cmdline or b"VOTING_STATE_DIR=" + marker + b"\0" in environ + b"\0":
             found.append(int(entry.name))
     return found
 
@@ -220,7 +221,7 @@ def stop_local_system(system: LocalSystem) -> None:
         except subprocess.TimeoutExpired:
             system.process.kill()
             system.process.wait()
-    leftovers = _our_processes(system.state_dir)
+    leftovers = our_processes(system.state_dir)
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

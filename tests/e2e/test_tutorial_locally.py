@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from mesh.local.ca import LocalCA
-from tests.e2e.local_system import COOKIE_ON, LocalSystem, SteadyLoad
+from tests.e2e.local_system import (
+    COOKIE_ON,
+    LocalSystem,
+    SteadyLoad,
+    module_ports_base,
+    our_processes,
+    start_local_system,
+    stop_local_system,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -166,3 +177,48 @@ def test_no_request_fails_under_steady_load_across_every_step_change(
     failures = {k: v for k, v in outcomes.items() if k not in ("200", "303")}
     assert sum(outcomes.values()) > 100
     assert failures == {}, outcomes
+
+
+def test_a_killed_supervisor_takes_its_processes_with_it_and_up_starts_clean(
+    tmp_path: Path,
+) -> None:
+    system = start_local_system(tmp_path, module_ports_base(__name__) + 250)
+    try:
+        children = our_processes(system.state_dir)
+        assert len(children) >= 10  # 5 functions, their 5 sidecars, the gateway
+        system.process.kill()  # kill -9: no clean-up code runs in the supervisor
+        system.process.wait()
+        deadline = time.monotonic() + 10
+        while our_processes(system.state_dir) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert our_processes(system.state_dir) == []
+        again = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "voting",
+                "up",
+                "--detach",
+                "--no-telemetry",
+                "--state-dir",
+                str(system.state_dir),
+                "--port",
+                str(system.port),
+                "--control-port",
+                str(module_ports_base(__name__) + 253),
+                "--base-port",
+                str(module_ports_base(__name__) + 260),
+                "--redis-url",
+                f"redis://127.0.0.1:6379/{system.redis_db}",
+                "--mysql-database",
+                system.mysql_database,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert system.page().status == 200
+        assert system.cli("down").returncode == 0
+    finally:
+        stop_local_system(system)
