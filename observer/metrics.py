@@ -1,0 +1,123 @@
+"""Runs the named queries of `observer.queries` and folds the answers into a `Metrics`.
+
+Shared by the local and the cluster source: only the Prometheus URL and the label scope
+differ. A failed round never raises: it returns ``Metrics`` whose state says why
+("unreachable" or "error"), so the dashboard keeps every other panel live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from observer.errors import PrometheusQueryError, PrometheusUnreachable
+from observer.model import SERVICES, EdgeMetrics, Metrics, VersionMetrics
+from observer.queries import DEFAULT_WINDOW, PrometheusClient, Sample, render
+
+# Instant queries run every round, and the VersionMetrics field each one fills.
+VERSION_QUERIES: Mapping[str, str] = {
+    "request_rate": "rps",
+    "request_share": "share",
+    "success_rate": "success",
+    "latency_p50": "p50_ms",
+    "latency_p99": "p99_ms",
+}
+EDGE_QUERIES: Mapping[str, str] = {"edge_request_rate": "rps", "edge_mtls_share": "mtls_share"}
+
+
+class MetricsReader:
+    """Reads one round of mesh metrics from a Prometheus; history is refreshed less often."""
+
+    def __init__(
+        self,
+        client: PrometheusClient,
+        *,
+        services: tuple[str, ...] = SERVICES,
+        window: str = DEFAULT_WINDOW,
+        scope: str = "",
+        history_span_s: float = 300.0,
+        history_step_s: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.services = services
+        self.window = window
+        self.scope = scope
+        self.history_span_s = history_span_s
+        self.history_step_s = history_step_s
+        self._history: dict[tuple[str, str], tuple[float | None, ...]] = {}
+        self._history_at = 0.0
+
+    def query(self, name: str) -> str:
+        """The PromQL this reader sends for a named query."""
+        return render(name, self.services, self.window, self.scope)
+
+    async def read(self) -> Metrics:
+        names = [*VERSION_QUERIES, *EDGE_QUERIES, "service_mtls_share"]
+        try:
+            results = await self.client.query_many({n: self.query(n) for n in names})
+        except PrometheusUnreachable as exc:
+            return Metrics.unavailable("unreachable", str(exc), self.client.base_url)
+        except PrometheusQueryError as exc:
+            return Metrics.unavailable("error", str(exc), self.client.base_url)
+        await self._refresh_history()
+        return Metrics(
+            state="up",
+            url=self.client.base_url,
+            versions=_versions(results),
+            service_mtls={
+                s.labels.get("destination_service_name", "?"): s.value
+                for s in results["service_mtls_share"]
+            },
+            edges=_edges(results),
+            history=dict(self._history),
+            fetched_at=time.time(),
+        )
+
+    async def _refresh_history(self) -> None:
+        """Share per version over the last minutes, at most once per history step."""
+        now = time.time()
+        if now - self._history_at < self.history_step_s:
+            return
+        step = self.history_step_s
+        end = now - now % step
+        start = end - self.history_span_s + step
+        try:
+            series = await self.client.query_range(self.query("request_share"), start, end, step)
+        except (PrometheusUnreachable, PrometheusQueryError):
+            return  # keep the previous history; the instant round already reported state
+        grid = [start + i * step for i in range(round(self.history_span_s / step))]
+        history = {}
+        for one in series:
+            values = {round(t / step): v for t, v in one.points}
+            key = (
+                one.labels.get("destination_service_name", "?"),
+                one.labels.get("destination_version", "unknown"),
+            )
+            history[key] = tuple(values.get(round(t / step)) for t in grid)
+        self._history = history
+        self._history_at = now
+
+
+def _versions(results: Mapping[str, list[Sample]]) -> dict[tuple[str, str], VersionMetrics]:
+    fields: dict[tuple[str, str], dict[str, float | None]] = {}
+    for query, attribute in VERSION_QUERIES.items():
+        for sample in results[query]:
+            key = (
+                sample.labels.get("destination_service_name", "?"),
+                sample.labels.get("destination_version", "unknown"),
+            )
+            fields.setdefault(key, {})[attribute] = sample.value
+    return {key: VersionMetrics(**values) for key, values in fields.items()}
+
+
+def _edges(results: Mapping[str, list[Sample]]) -> tuple[EdgeMetrics, ...]:
+    fields: dict[tuple[str, str, str], dict[str, float | None]] = {}
+    for query, attribute in EDGE_QUERIES.items():
+        for sample in results[query]:
+            key = (
+                sample.labels.get("source_workload", "unknown"),
+                sample.labels.get("destination_workload", "unknown"),
+                sample.labels.get("destination_service_name", "?"),
+            )
+            fields.setdefault(key, {})[attribute] = sample.value
+    return tuple(EdgeMetrics(src, dst, svc, **values) for (src, dst, svc), values in fields.items())

@@ -1,0 +1,250 @@
+"""Fixtures that start real things for the observer tests, and stop them even on failure.
+
+- ``Exposition``: a tiny Prometheus text exposition of Istio-standard series whose counters
+  grow at chosen rates, served over HTTP from a thread, so a real Prometheus can scrape it.
+- ``PrometheusServer``: the machine's real /usr/bin/prometheus on a private port with its
+  own TSDB directory; stoppable and restartable (outage tests).
+- ``local_system``: one real `voting up --detach` for the whole observer session, on private
+  ports and a private state dir, always brought down with `voting down`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS = Path("/usr/bin/prometheus")
+VOTING = [sys.executable, "-m", "voting"]
+# Private ports for the session's local system (others use 8080/15000/20000-22999).
+LOCAL_PORTS = {"port": 18280, "control": 18200, "base": 23200}
+
+needs_prometheus = pytest.mark.skipif(not PROMETHEUS.exists(), reason="no /usr/bin/prometheus")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback traffic must never go through an ambient HTTP proxy."""
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+# ---------------------------------------------------------------- exposition
+@dataclass(frozen=True)
+class Counter:
+    """A counter series growing at `per_second` since the exposition started."""
+
+    name: str
+    labels: dict[str, str]
+    per_second: float
+
+
+@dataclass
+class Exposition:
+    """Istio-standard counters as Prometheus text, values = rate x elapsed time."""
+
+    series: list[Counter] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    server: ThreadingHTTPServer | None = None
+
+    def text(self) -> str:
+        elapsed = time.time() - self.started
+        lines = []
+        for name in sorted({s.name for s in self.series}):
+            lines.append(f"# TYPE {name} counter")
+        for s in self.series:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            lines.append(f"{s.name}{{{labels}}} {s.per_second * elapsed:.6f}")
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> str:
+        exposition = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = exposition.text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+# ---------------------------------------------------------------- prometheus
+class PrometheusServer:
+    """A real Prometheus on a private port scraping `targets` every second."""
+
+    def __init__(self, workdir: Path, targets: list[str], port: int | None = None) -> None:
+        self.workdir = workdir
+        self.targets = targets
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        config = self.workdir / "prometheus.yml"
+        targets = ", ".join(f"'{t}'" for t in self.targets)
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: [{targets}]\n"
+        )
+        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("prometheus not ready after 20 s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def prometheus_factory() -> Iterator[Callable[[list[str]], PrometheusServer]]:
+    """Start real Prometheus servers for a module; every one is stopped at the end."""
+    started: list[PrometheusServer] = []
+    workdirs: list[Path] = []
+
+    def start(targets: list[str]) -> PrometheusServer:
+        workdir = Path(tempfile.mkdtemp(prefix="obs-prom-"))
+        workdirs.append(workdir)
+        server = PrometheusServer(workdir, targets)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+        for workdir in workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the local system
+@dataclass(frozen=True)
+class LocalSystem:
+    """A running `voting up` on private ports."""
+
+    state_dir: Path
+    ingress_url: str
+
+    def step(self, step: int) -> None:
+        subprocess.run(
+            [*VOTING, "step", str(step), "--state-dir", str(self.state_dir)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def _supports(flag: str) -> bool:
+    help_text = subprocess.run([*VOTING, "up", "--help"], capture_output=True, text=True).stdout
+    return flag in help_text
+
+
+@pytest.fixture(scope="session")
+def local_system() -> Iterator[LocalSystem]:
+    """One real local mesh for the observer session, always stopped (even on failure)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="obs-test-state-"))
+    argv = [
+        *VOTING,
+        "up",
+        "--detach",
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        str(LOCAL_PORTS["port"]),
+        "--control-port",
+        str(LOCAL_PORTS["control"]),
+        "--base-port",
+        str(LOCAL_PORTS["base"]),
+    ]
+    if _supports("--prometheus-port"):
+        argv += ["--prometheus-port", str(free_port())]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env, cwd=REPO)
+        if done.returncode != 0:
+            pytest.fail(f"voting up failed: {done.stdout}\n{done.stderr}")
+        yield LocalSystem(state_dir, f"http://127.0.0.1:{LOCAL_PORTS['port']}/")
+    finally:
+        subprocess.run(
+            [*VOTING, "down", "--state-dir", str(state_dir)], capture_output=True, timeout=60
+        )
+        shutil.rmtree(state_dir, ignore_errors=True)
