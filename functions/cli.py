@@ -69,6 +69,7 @@ def _serve(name: str, settings: Any, factory: Any, host: str, port: int) -> int:
     try:
         web.run_app(
             factory(settings),
+            loop=_event_loop(),
             host=host,
             port=port,
             print=listening,
@@ -81,6 +82,17 @@ def _serve(name: str, settings: Any, factory: Any, host: str, port: int) -> int:
         return EXIT_FAILED
     log.info("stopped")
     return 0
+
+
+def _event_loop() -> Any:
+    """uvloop's event loop when installed (about twice asyncio's throughput), else asyncio's."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _load(name: str, env: Any, version: str | None) -> tuple[Any, Any]:

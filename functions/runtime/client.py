@@ -1,19 +1,25 @@
 """Outbound HTTP to other functions: one session per app, a deadline on every call.
 
-The session is created with `trust_env=True`, so HTTP_PROXY (set by the local mesh)
-sends calls through the pod's Envoy sidecar, exactly as Istio's iptables redirect does
-in Kubernetes. Tracing headers are copied from the incoming request so Envoy and Istio
+HTTP_PROXY/NO_PROXY (set by the local mesh) send calls through the pod's Envoy sidecar,
+exactly as Istio's iptables redirect does in Kubernetes. The proxy is looked up in the
+environment once per destination origin, not per call: aiohttp's `trust_env=True` would
+read the environment and ~/.netrc in a worker thread on every request, which a profile
+showed costing about a third of the vote function's CPU. Tracing headers are copied from the incoming request so Envoy and Istio
 can join the spans of one user action.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from functions.runtime.errors import UpstreamError, UpstreamUnavailable
 from functions.runtime.logs import request_id_var
@@ -40,7 +46,6 @@ DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=2.0, connect=0.5, sock_connect=0.5
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: open the app's one ClientSession, close it at shutdown."""
     session = aiohttp.ClientSession(
-        trust_env=True,
         timeout=DEFAULT_TIMEOUT,
         connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=30),
     )
@@ -79,7 +84,7 @@ async def call_json(
     """
     try:
         async with session.request(
-            method, url, headers=headers, data=data, timeout=timeout
+            method, url, headers=headers, data=data, timeout=timeout, proxy=env_proxy(url)
         ) as resp:
             body = await resp.read()
             if resp.status == 503:
@@ -99,6 +104,26 @@ async def call_json(
     if not isinstance(payload, dict):
         raise UpstreamError(f"{service} answered with unexpected JSON")
     return payload
+
+
+_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTP_PROXY/NO_PROXY choose for `url` (None: connect directly)."""
+    scheme, _, rest = url.partition("://")
+    origin = f"{scheme}://{rest.split('/', 1)[0]}"
+    return _env_proxy_for_origin(origin, tuple(os.environ.get(name) for name in _PROXY_VARS))
+
+
+@lru_cache(maxsize=64)
+def _env_proxy_for_origin(origin: str, _env: tuple[str | None, ...]) -> str | None:
+    """Cached per origin and proxy variables, so a changed environment is still honoured."""
+    try:
+        proxy, _auth = get_env_proxy_for_url(URL(origin))
+    except LookupError:
+        return None
+    return str(proxy)
 
 
 def _retry_after(value: str | None, default: int = 2) -> int:
