@@ -1,0 +1,11 @@
+"""`voting bench`: how fast the mesh path is, measured against the functions called directly.
+
+    load.py     the load generators: wrk at saturation, an open-loop client at a fixed rate
+    procs.py    processes the bench starts (functions, private Redis, `voting up`), CPU and RSS
+    cases.py    the four benchmarks: mesh cost, read cost vs data size, local system, observer
+    report.py   rows with their goals, the table and the JSON file
+    cli.py      `voting bench [--quick]`
+
+Every load targets 127.0.0.1 only, is bounded in count and time, and every process the
+bench starts is stopped again, also on failure or Ctrl-C.
+"""
