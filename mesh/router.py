@@ -24,13 +24,12 @@ it (the catch-all comes last, see docs/contracts.md); canary weights live there.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from mesh.steps import Step, StepError, render_step, resolve_step
+from mesh.steps import Step, StepError, resolve_step
 
 Progress = Callable[[str], None]
 
@@ -175,9 +174,8 @@ def find_virtual_service(documents: list[dict[str, Any]], service: str) -> dict[
 class LocalRouter:
     """A thin adapter over `mesh.local.control.ControlClient` (a running `voting up`).
 
-    `set_routes` re-applies the step in force with one VirtualService edited; this router
-    remembers what it applied, so successive edits through it accumulate. Edits made by
-    another process meanwhile are not seen (the control API serves status, not documents).
+    `set_routes` re-applies the resources in force (as the running system reports them) with
+    one VirtualService edited, so edits made by others, such as an injected fault, are kept.
     """
 
     def __init__(self, state_dir: Path) -> None:
@@ -212,22 +210,18 @@ class LocalRouter:
             return
         updated = [*documents[:index], edited, *documents[index + 1 :]]
         await self._call(self.client.apply(str(step.number), updated))
-        self._in_force = (step, updated)
+        self._in_force = None
 
     async def close(self) -> None:
         return None
 
     async def _documents(self) -> tuple[Step, list[dict[str, Any]]]:
+        """The step and the resources in force, as the running system applied them."""
         if self._in_force is None:
-            status = await self.status()
-            if not status.get("step"):
+            in_force = await self._call(self.client.documents())
+            if not in_force.get("step"):
                 raise RouterError(f"{self.target}: no step in force yet")
-            step = self._resolve(status["step"]["number"])
-            try:
-                documents = await asyncio.to_thread(render_step, step)
-            except StepError as exc:
-                raise RouterError(str(exc)) from exc
-            self._in_force = (step, documents)
+            self._in_force = (self._resolve(in_force["step"]["number"]), in_force["documents"])
         return self._in_force
 
     @staticmethod

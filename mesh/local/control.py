@@ -6,6 +6,8 @@ Where it listens is written to `<state dir>/control.json`.
     GET  /status             what runs, the routes and mTLS modes in force, recent events
     POST /step  {"step": S}  apply a rollout step (200 with the new status, 400/409 with the reason)
     POST /apply {"step": S, "documents": [...]}  apply edited resources under step S's name
+    GET  /documents          the resources in force, as applied
+    PUT  /rollout {...}      a rollout's progress, shown in /status
     POST /shutdown           stop everything
 """
 
@@ -68,6 +70,24 @@ async def _apply(request: web.Request) -> web.Response:
     return web.json_response(mesh.status())
 
 
+async def _documents(request: web.Request) -> web.Response:
+    mesh = request.app[MESH_KEY]
+    step = {"number": mesh.step.number, "name": mesh.step.name} if mesh.step else None
+    return web.json_response({"step": step, "documents": mesh.documents})
+
+
+async def _rollout(request: web.Request) -> web.Response:
+    """A rollout reports its progress here so that `status` (and the dashboard) show it."""
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise TypeError("expected an object")
+    except (ValueError, TypeError) as exc:
+        return web.json_response({"error": f"expected a JSON object: {exc}"}, status=400)
+    request.app[MESH_KEY].rollout = body
+    return web.json_response({"ok": True})
+
+
 async def _shutdown(request: web.Request) -> web.Response:
     request.app[STOP_KEY].set()
     return web.json_response({"stopping": True})
@@ -80,6 +100,8 @@ def control_app(mesh: LocalMesh, stop: asyncio.Event) -> web.Application:
     app.router.add_get("/status", _status)
     app.router.add_post("/step", _step)
     app.router.add_post("/apply", _apply)
+    app.router.add_get("/documents", _documents)
+    app.router.add_put("/rollout", _rollout)
     app.router.add_post("/shutdown", _shutdown)
     return app
 
@@ -128,6 +150,12 @@ class ControlClient:
 
     async def apply(self, step: str, documents: list[dict[str, Any]]) -> dict[str, Any]:
         return await self.call("POST", "/apply", {"step": step, "documents": documents})
+
+    async def documents(self) -> dict[str, Any]:
+        return await self.call("GET", "/documents", timeout=10)
+
+    async def report_rollout(self, progress: dict[str, Any]) -> None:
+        await self.call("PUT", "/rollout", progress, timeout=5)
 
     async def shutdown(self) -> None:
         await self.call("POST", "/shutdown", timeout=5)

@@ -131,6 +131,8 @@ class LocalMesh:
         self._health_task: asyncio.Task[None] | None = None
         self.extra_processes: list[ManagedProcess] = []
         self.prometheus: Prometheus | None = None
+        self.documents: list[dict[str, Any]] = []  # the resources in force, as applied
+        self.rollout: dict[str, Any] | None = None  # progress a rollout reports, for the observer
         self.revisions: dict[str, int] = {}  # per app: bumped when its code changes (--watch)
 
     # ------------------------------------------------------------ events
@@ -213,6 +215,7 @@ class LocalMesh:
         """
         resources = parse_resources(documents)
         async with self.lock:
+            self.documents = documents
             self.event(f"applying step {step.number} ({step.name})")
             await self._transition(resources)
             self._update_targets()
@@ -512,6 +515,7 @@ class LocalMesh:
                 else None,
             },
             "rss_bytes": self.rss_bytes(),
+            "rollout": self.rollout,
             "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
         }
 

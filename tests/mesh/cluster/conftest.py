@@ -30,7 +30,6 @@ def rendered(step: str | int | Step) -> list[dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def cached_render(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mesh.cluster.router.render_step", rendered)
-    monkeypatch.setattr("mesh.router.render_step", rendered)
 
 
 @pytest.fixture
