@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import socket
 import threading
 import uuid
@@ -252,9 +253,12 @@ class FakeKubernetesApi:
         body: Any = None
         if raw:
             try:
-                body = yaml.safe_load(raw.decode())  # JSON is YAML too
-            except yaml.YAMLError:
-                body = raw.decode(errors="replace")
+                body = json.loads(raw)
+            except ValueError:
+                try:
+                    body = yaml.safe_load(raw.decode())  # an apply body may be YAML
+                except yaml.YAMLError:
+                    body = raw.decode(errors="replace")
         self.requests.append(
             Recorded(
                 request.method,
