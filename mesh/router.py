@@ -83,19 +83,25 @@ def router_for(
     state_dir: Path | None = None,
     cluster: bool | None = None,
     rollout_timeout: float = 300.0,
+    images: dict[str, str] | None = None,
 ) -> Router:
     """The one place that chooses: a cluster when a context or kubeconfig is named (or
     `cluster=True`: then the kubeconfig's current context), else the local system.
 
-    `rollout_timeout` bounds a cluster step's wait for its Deployments (the local system
-    has its own deadlines)."""
+    `rollout_timeout` bounds a cluster step's wait for its Deployments and `images` names the
+    container images a cluster pulls (`{"voting-app": "<registry>/voting-app:0.1.0"}`); the
+    local system has its own deadlines and runs the functions as processes."""
     if cluster is None:
         cluster = context is not None or kubeconfig is not None
     if cluster:
         from mesh.cluster.router import KubernetesRouter
 
         return KubernetesRouter.from_kubeconfig(
-            context=context, kubeconfig=kubeconfig, namespace=namespace, timeout=rollout_timeout
+            context=context,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            timeout=rollout_timeout,
+            images=images,
         )
     if state_dir is None:
         from mesh.local.paths import default_state_dir

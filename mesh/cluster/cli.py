@@ -1,6 +1,7 @@
 """`voting cluster step | status | tls-check`: the rollout verbs against a Kubernetes cluster.
 
-    voting cluster step canary [--context X] [--namespace voting] [--kubeconfig PATH] [--timeout S]
+    voting cluster step canary [--context X] [--namespace voting] [--kubeconfig PATH]
+                               [--timeout S] [--default-repo REGISTRY [--tag T]] [--image NAME=REF]
     voting cluster status [--json]
     voting cluster tls-check voting-storage [--json]
 
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 DEFAULT_TIMEOUT_S = 300.0
+FUNCTION_IMAGES = ("voting-app", "voting-analytics", "voting-storage")
 
 
 def add_cluster_arguments(
@@ -49,6 +51,43 @@ def add_cluster_arguments(
             default=DEFAULT_TIMEOUT_S,
             help="seconds to wait for the Deployments to be ready (default: %(default)g)",
         )
+        parser.add_argument(
+            "--default-repo",
+            default=None,
+            metavar="REGISTRY",
+            help="pull the function images from REGISTRY/<voting-app|voting-analytics|"
+            "voting-storage>:TAG (like skaffold's default-repo)",
+        )
+        parser.add_argument(
+            "--tag", default="0.1.0", help="image tag with --default-repo (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--image",
+            action="append",
+            type=_image_option,
+            default=[],
+            metavar="NAME=REF",
+            help="use image REF wherever a step names image NAME (repeatable; "
+            "e.g. voting-app=myacr.azurecr.io/voting-app:0.1.0)",
+        )
+
+
+def _image_option(value: str) -> tuple[str, str]:
+    name, _, reference = value.partition("=")
+    if not name or not reference:
+        raise argparse.ArgumentTypeError(f"expected NAME=REF, got {value!r}")
+    return name, reference
+
+
+def images_from(args: argparse.Namespace) -> dict[str, str]:
+    """`--default-repo`/`--tag` for the three function images, then each `--image`."""
+    images = {}
+    repo = getattr(args, "default_repo", None)
+    if repo:
+        tag = getattr(args, "tag", "0.1.0")
+        images = {name: f"{repo.rstrip('/')}/{name}:{tag}" for name in FUNCTION_IMAGES}
+    images.update(dict(getattr(args, "image", None) or []))
+    return images
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -152,6 +191,7 @@ def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]]) -> int
             namespace=getattr(args, "namespace", "voting"),
             kubeconfig=getattr(args, "kubeconfig", None),
             rollout_timeout=getattr(args, "timeout", DEFAULT_TIMEOUT_S),
+            images=images_from(args),
             cluster=True,
         )
         try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,15 @@ RENDERED_NAMESPACE = "voting"
 INGRESS_SERVICE = ("istio-system", "istio-ingressgateway")
 
 
-def prepare(documents: list[dict[str, Any]], namespace: str, step: Step) -> list[dict[str, Any]]:
+def prepare(
+    documents: list[dict[str, Any]],
+    namespace: str,
+    step: Step,
+    images: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """The rendered objects as they are applied: in `namespace`, labelled as ours, the
-    Namespace first and annotated with the step."""
+    Namespace first and annotated with the step, container images replaced as `images`
+    says (`{"voting-app": "registry.example/voting-app:0.1.0"}`, like kustomize's `images`)."""
     objects = []
     for doc in documents:
         obj = copy.deepcopy(doc)
@@ -57,6 +63,8 @@ def prepare(documents: list[dict[str, Any]], namespace: str, step: Step) -> list
         meta["labels"].setdefault(k.PART_OF, k.PROJECT)
         if namespace != RENDERED_NAMESPACE and obj["kind"] == "AuthorizationPolicy":
             _rename_principals(obj, namespace)
+        if images and kind is k.DEPLOYMENT:
+            _replace_images(obj, images)
         objects.append(obj)
     if not any(o["kind"] == "Namespace" for o in objects):
         objects.append(
@@ -80,6 +88,22 @@ def _rename_principals(policy: dict[str, Any], namespace: str) -> None:
             source = entry.get("source") or {}
             if "principals" in source:
                 source["principals"] = [p.replace(old, new) for p in source["principals"]]
+
+
+def image_name(reference: str) -> str:
+    """`voting-app:1.0`, `voting-app@sha256:...` → `voting-app` (a registry port is kept)."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _replace_images(deployment: dict[str, Any], images: Mapping[str, str]) -> None:
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        new = images.get(image_name(container.get("image", "")))
+        if new:
+            container["image"] = new
 
 
 def owned(obj: dict[str, Any]) -> bool:
@@ -123,8 +147,10 @@ class KubernetesRouter:
         context: str | None = None,
         timeout: float = 300.0,
         poll_interval: float = 2.0,
+        images: Mapping[str, str] | None = None,
     ) -> None:
         self.api = api
+        self.images = dict(images or {})
         self.namespace = namespace
         self.context = context
         self.timeout = timeout
@@ -156,7 +182,7 @@ class KubernetesRouter:
             documents = await asyncio.to_thread(render_step, target)
         except StepError as exc:
             raise RouterError(str(exc)) from exc
-        objects = prepare(documents, self.namespace, target)
+        objects = prepare(documents, self.namespace, target, self.images)
         say(f"step {target.number} ({target.name}): {len(objects)} objects to {self.target}")
         await self._check_served(objects)
         generations = await self._apply(objects, say)

@@ -282,3 +282,34 @@ def test_a_deployment_is_ready_when_its_generation_is_observed_and_all_replicas_
 
     deployment = {"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": status}
     assert deployment_progress(deployment, 2)[0] is ready
+
+
+def test_images_are_replaced_by_name_whatever_their_tag() -> None:
+    from mesh.cluster.router import image_name, prepare
+
+    objects = prepare(
+        rendered("canary"),
+        "voting",
+        STEPS[3],
+        {"voting-app": "myacr.azurecr.io/voting-app:0.1.0", "redis": "mirror.example/redis:7"},
+    )
+
+    images = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert (
+        images["voting-app-1-0"]
+        == images["voting-app-2-0"]
+        == ("myacr.azurecr.io/voting-app:0.1.0")
+    )
+    assert images["voting-redis"] == "mirror.example/redis:7"
+    assert images["voting-analytics-1-0"] == "voting-analytics"
+    assert images["voting-mysql"] == "mysql:8.4"
+    assert [image_name(r) for r in ("a:1", "reg:5000/a", "reg:5000/a:1", "a@sha256:00")] == [
+        "a",
+        "reg:5000/a",
+        "reg:5000/a",
+        "a",
+    ]

@@ -140,3 +140,32 @@ def test_the_local_verbs_hand_over_with_context_in_one_line_fake_kubernetes_api(
     rows = json.loads(out[out.rindex("[\n") :])
     assert [r["host"] for r in rows] == ["voting-app.voting.svc.cluster.local:8080"]
     assert parser.parse_args(["step", "1"]).context is None  # no --context: stays local
+
+
+def test_cluster_step_pulls_the_function_images_from_the_default_repo_fake_kubernetes_api(
+    fake: FakeKubernetesApi, kubeconfig: Path
+) -> None:
+    code = voting(
+        "cluster",
+        "step",
+        "deploy",
+        "--kubeconfig",
+        kubeconfig,
+        "--default-repo",
+        "myacr.azurecr.io/",
+        "--image",
+        "voting-storage=kind.local/voting-storage:dev",
+    )
+
+    assert code == 0
+    images = {
+        r.body["metadata"]["name"]: r.body["spec"]["template"]["spec"]["containers"][0]["image"]
+        for r in fake.requests
+        if r.method == "PATCH" and r.body["kind"] == "Deployment"
+    }
+    assert images == {
+        "voting-analytics-1-0": "myacr.azurecr.io/voting-analytics:0.1.0",
+        "voting-app-1-0": "myacr.azurecr.io/voting-app:0.1.0",
+        "voting-redis": "redis:7",
+        "voting-storage-1-0": "kind.local/voting-storage:dev",
+    }
