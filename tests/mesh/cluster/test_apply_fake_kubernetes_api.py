@@ -313,3 +313,24 @@ def test_images_are_replaced_by_name_whatever_their_tag() -> None:
         "reg:5000/a",
         "a",
     ]
+
+
+def test_another_namespace_moves_every_object_and_the_policy_principals() -> None:
+    from mesh.cluster.router import prepare
+
+    objects = prepare(rendered("lock-down"), "voting-demo", STEPS[2])
+
+    assert objects[0]["kind"] == "Namespace"
+    assert objects[0]["metadata"]["name"] == "voting-demo"
+    assert {o["metadata"]["namespace"] for o in objects[1:]} == {"voting-demo"}
+    principals = {
+        p
+        for o in objects
+        if o["kind"] == "AuthorizationPolicy"
+        for rule in o["spec"].get("rules", [])
+        for source in rule.get("from", [])
+        for p in source["source"].get("principals", [])
+    }
+    assert "cluster.local/ns/voting-demo/sa/voting-app" in principals
+    assert "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account" in principals
+    assert not [p for p in principals if "/ns/voting/" in p]
