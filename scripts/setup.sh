@@ -23,6 +23,13 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
+# Every Envoy watches its config files with inotify (one instance per subscription); the
+# kernel's default of 128 instances per user runs out with a few local systems side by side.
+if [ "$(id -u)" = 0 ] && [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)" -lt 8192 ]; then
+  log "raising fs.inotify.max_user_instances to 8192 (Envoy file watches)"
+  sysctl -qw fs.inotify.max_user_instances=8192 || log "could not raise the inotify limit"
+fi
+
 # The shared services this kind of machine normally starts; start them if they are down.
 if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   log "starting Redis on 127.0.0.1:6379"

@@ -151,6 +151,7 @@ class LocalMesh:
     # ------------------------------------------------------------ lifecycle
     async def start(self, step: str | int) -> None:
         target = resolve_step(step)
+        _check_inotify_limit(self.event)
         self.event("finding Redis and MariaDB")
         self.redis = await self.backends.redis(self.options.redis_url)
         self.mysql = await self.backends.mysql(self.options.mysql)
@@ -527,6 +528,19 @@ class LocalMesh:
             [p for p in (self.ingress_process,) if p] + self.backends.private + self.extra_processes
         )
         return sum(p.rss_bytes() for p in processes)
+
+
+def _check_inotify_limit(event: Callable[[str], None]) -> None:
+    """Each Envoy holds three inotify instances (its LDS, CDS and RDS files); say so early."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    except (OSError, ValueError):
+        return
+    if limit < 512:
+        event(
+            f"warning: fs.inotify.max_user_instances is {limit}; Envoys crash when it runs out "
+            "(raise it: sysctl -w fs.inotify.max_user_instances=8192, or run scripts/setup.sh as root)"
+        )
 
 
 def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
