@@ -113,18 +113,27 @@ def owned(obj: dict[str, Any]) -> bool:
 
 
 def deployment_progress(deployment: dict[str, Any], generation: int) -> tuple[bool, str]:
-    """Whether a Deployment finished rolling out `generation`, and `ready/desired` so far."""
+    """Whether a Deployment finished rolling out `generation`, and where it is if not
+    (`1/3 ready`, `1/3 updated`, `old pods terminating`, `change not yet seen`)."""
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     desired = int(spec.get("replicas", 1))
+    observed = int(status.get("observedGeneration", 0))
+    updated = int(status.get("updatedReplicas", 0))
+    replicas = int(status.get("replicas", 0))
     ready = int(status.get("readyReplicas", 0))
     done = (
-        status.get("observedGeneration", 0) >= generation
-        and int(status.get("updatedReplicas", 0)) >= desired
-        and int(status.get("replicas", 0)) <= desired
-        and ready >= desired
+        observed >= generation and updated >= desired and replicas <= desired and ready >= desired
     )
-    return done, f"{ready}/{desired}"
+    if 0 < observed < generation:
+        where = "change not yet seen"
+    elif updated < desired and ready >= desired:
+        where = f"{updated}/{desired} updated"  # the old pods still serve
+    elif replicas > desired and ready >= desired:
+        where = "old pods terminating"
+    else:
+        where = f"{ready}/{desired} ready"
+    return done, where
 
 
 def _stalled(deployment: dict[str, Any]) -> str | None:
@@ -239,20 +248,20 @@ class KubernetesRouter:
                         f"{k.DEPLOYMENT.describe(name, self.namespace)}: stalled: {stalled} "
                         f"(kubectl -n {self.namespace} describe deployment {name})"
                     )
-                done, counts = deployment_progress(live[name], generation)
+                done, where = deployment_progress(live[name], generation)
                 if not done:
-                    pending[name] = counts
+                    pending[name] = where
             if not pending:
                 say(f"{len(generations)} Deployment(s) ready")
                 return
-            summary = ", ".join(f"{name} {counts}" for name, counts in sorted(pending.items()))
+            summary = ", ".join(f"{name} {where}" for name, where in sorted(pending.items()))
             if summary != last:
-                say(f"waiting for Deployments: {summary} ready")
+                say(f"waiting for Deployments: {summary}")
                 last = summary
             if time.monotonic() >= deadline:
                 names = "; ".join(
-                    f"{k.DEPLOYMENT.describe(name, self.namespace)} {counts} ready"
-                    for name, counts in sorted(pending.items())
+                    f"{k.DEPLOYMENT.describe(name, self.namespace)} {where}"
+                    for name, where in sorted(pending.items())
                 )
                 raise RolloutFailed(
                     f"not ready after {self.timeout:g}s: {names} "

@@ -256,8 +256,8 @@ async def test_waiting_shows_progress_until_every_deployment_is_ready_fake_kuber
 
     waiting = [m for m in messages if m.startswith("waiting for Deployments")]
     assert waiting == [
-        "waiting for Deployments: voting-analytics-1-0 0/1, voting-app-1-0 0/3, "
-        "voting-redis 0/1, voting-storage-1-0 0/1 ready"
+        "waiting for Deployments: voting-analytics-1-0 0/1 ready, voting-app-1-0 0/3 ready, "
+        "voting-redis 0/1 ready, voting-storage-1-0 0/1 ready"
     ]
     assert messages[-2:] == ["4 Deployment(s) ready", "step 1 (deploy) in force"]
     polls = [r for r in fake.requests if r.method == "GET" and r.path == DEPLOYMENTS]
@@ -265,23 +265,51 @@ async def test_waiting_shows_progress_until_every_deployment_is_ready_fake_kuber
 
 
 @pytest.mark.parametrize(
-    ("status", "ready"),
+    ("status", "ready", "where"),
     [
-        ({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3}, True),
-        ({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3}, False),
-        ({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3}, False),
-        ({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 2, "readyReplicas": 3}, False),
-        ({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2}, False),
+        (
+            {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3},
+            True,
+            "3/3 ready",
+        ),
+        (
+            {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3},
+            False,
+            "change not yet seen",
+        ),
+        (
+            {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3},
+            False,
+            "old pods terminating",
+        ),
+        (
+            {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1, "readyReplicas": 3},
+            False,
+            "1/3 updated",
+        ),
+        (
+            {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2},
+            False,
+            "2/3 ready",
+        ),
+        ({}, False, "0/3 ready"),
     ],
-    ids=["rolled-out", "old-generation", "old-pods-left", "not-all-updated", "not-all-ready"],
+    ids=[
+        "rolled-out",
+        "old-generation",
+        "old-pods-left",
+        "not-all-updated",
+        "not-all-ready",
+        "new",
+    ],
 )
 def test_a_deployment_is_ready_when_its_generation_is_observed_and_all_replicas_ready(
-    status: dict[str, int], ready: bool
+    status: dict[str, int], ready: bool, where: str
 ) -> None:
     from mesh.cluster.router import deployment_progress
 
     deployment = {"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": status}
-    assert deployment_progress(deployment, 2)[0] is ready
+    assert deployment_progress(deployment, 2) == (ready, where)
 
 
 def test_images_are_replaced_by_name_whatever_their_tag() -> None:
