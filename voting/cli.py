@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "functions.cli",
     "mesh.local.cli",
     "observer.cli",
+    "rollout.cli",
     "bench.cli",
     "mesh.cluster.cli",
 )

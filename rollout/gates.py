@@ -1,0 +1,86 @@
+"""Judging one interval of a canary: each gate passes, fails, or is inconclusive.
+
+Inconclusive is its own verdict, never a pass: no data, or fewer canary requests than the
+spec's minimum, means nothing was learnt (the most common way canaries go wrong elsewhere is
+to read "no values" as success or as failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from observer.queries import PrometheusClient, Sample, render
+from rollout.spec import Gate, RolloutSpec
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    bound: str
+    value: float | None
+    verdict: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _canary_values(
+    samples: list[Sample], spec: RolloutSpec, workloads: set[str]
+) -> list[float | None]:
+    """The values that concern the canary: its version, or edges into its workloads."""
+    values = []
+    for sample in samples:
+        labels = sample.labels
+        if "destination_version" in labels:
+            if labels["destination_version"] == spec.canary_version:
+                values.append(sample.value)
+        elif labels.get("destination_workload") in workloads:
+            values.append(sample.value)
+    return values
+
+
+def judge(gate: Gate, values: list[float | None]) -> GateResult:
+    known = [v for v in values if v is not None]
+    if not known:
+        return GateResult(gate.name, gate.describe(), None, INCONCLUSIVE, "no data")
+    worst = min(known) if gate.min is not None else max(known)
+    verdict = PASS if gate.verdict(worst) else FAIL
+    return GateResult(gate.name, gate.describe(), worst, verdict, f"worst of {len(known)} series")
+
+
+async def canary_requests(client: PrometheusClient, spec: RolloutSpec) -> float | None:
+    """How many requests the canary version of the rolled-out service served in the window."""
+    samples = await client.query(render("request_rate", (spec.service,), spec.window()))
+    rates = [s.value for s in samples if s.labels.get("destination_version") == spec.canary_version]
+    known = [r for r in rates if r is not None]
+    return sum(known) * spec.interval if known else None
+
+
+async def evaluate(
+    client: PrometheusClient, spec: RolloutSpec, canary_workloads: set[str]
+) -> list[GateResult]:
+    """Every gate of the spec over the last interval, plus the minimum-traffic check."""
+    requests = await canary_requests(client, spec)
+    volume = GateResult(
+        "canary-requests",
+        f">= {spec.min_requests}",
+        requests,
+        PASS if requests is not None and requests >= spec.min_requests else INCONCLUSIVE,
+        "too few canary requests to judge"
+        if not requests or requests < spec.min_requests
+        else "enough",
+    )
+    results = [volume]
+    for gate in spec.gates:
+        samples = await client.query(render(gate.query, spec.services, spec.window()))
+        result = judge(gate, _canary_values(samples, spec, canary_workloads))
+        if volume.verdict == INCONCLUSIVE and result.verdict == PASS:
+            result = GateResult(
+                result.name, result.bound, result.value, INCONCLUSIVE, "too few requests"
+            )
+        results.append(result)
+    return results
