@@ -56,9 +56,9 @@ class MetricsReader:
         try:
             results = await self.client.query_many({n: self.query(n) for n in names})
         except PrometheusUnreachable as exc:
-            return Metrics.unavailable("unreachable", str(exc), self.client.base_url)
+            return Metrics.unavailable("unreachable", str(exc), self.client.base_url, self.window)
         except PrometheusQueryError as exc:
-            return Metrics.unavailable("error", str(exc), self.client.base_url)
+            return Metrics.unavailable("error", str(exc), self.client.base_url, self.window)
         await self._refresh_history()
         return Metrics(
             state="up",
@@ -71,6 +71,7 @@ class MetricsReader:
             edges=_edges(results),
             history=dict(self._history),
             fetched_at=time.time(),
+            window=self.window,
         )
 
     async def _refresh_history(self) -> None:

@@ -122,10 +122,13 @@ class Metrics:
     edges: tuple[EdgeMetrics, ...] = ()
     history: Mapping[tuple[str, str], tuple[float | None, ...]] = field(default_factory=dict)
     fetched_at: float = 0.0
+    window: str = "1m"
 
     @classmethod
-    def unavailable(cls, state: PartState, detail: str, url: str | None = None) -> Metrics:
-        return cls(state=state, detail=detail, url=url, fetched_at=time.time())
+    def unavailable(
+        cls, state: PartState, detail: str, url: str | None = None, window: str = "1m"
+    ) -> Metrics:
+        return cls(state=state, detail=detail, url=url, fetched_at=time.time(), window=window)
 
 
 # ---------------------------------------------------------------- votes

@@ -205,12 +205,17 @@ class LocalSystem:
     ingress_url: str
 
     def step(self, step: int) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [*VOTING, "step", str(step), "--state-dir", str(self.state_dir)],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=120,
         )
+        if done.returncode != 0:
+            log = (self.state_dir / "voting-up.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(
+                f"voting step {step} failed: {done.stderr}\n--- voting-up.log\n{log}"
+            )
 
 
 def _supports(flag: str) -> bool:
@@ -220,7 +225,11 @@ def _supports(flag: str) -> bool:
 
 @pytest.fixture(scope="session")
 def local_system() -> Iterator[LocalSystem]:
-    """One real local mesh for the observer session, always stopped (even on failure)."""
+    """One real local mesh for the observer session, always stopped (even on failure).
+
+    It runs without auto mTLS (`--no-auto-mtls`, Istio 1.0 as in the tutorial), so traffic
+    is plaintext until step 3's DestinationRules ask for ISTIO_MUTUAL: the lock-down shows.
+    """
     state_dir = Path(tempfile.mkdtemp(prefix="obs-test-state-"))
     argv = [
         *VOTING,
@@ -234,6 +243,7 @@ def local_system() -> Iterator[LocalSystem]:
         str(LOCAL_PORTS["control"]),
         "--base-port",
         str(LOCAL_PORTS["base"]),
+        "--no-auto-mtls",
     ]
     if _supports("--prometheus-port"):
         argv += ["--prometheus-port", str(free_port())]

@@ -1,0 +1,161 @@
+"""`voting observe` (the dashboard, or one snapshot for scripts) and `voting traffic`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from mesh.local.paths import default_state_dir
+
+    observe = subparsers.add_parser(
+        "observe", help="dashboard: configured routes and mTLS vs observed traffic"
+    )
+    observe.add_argument("--source", choices=("local", "cluster"), default="local")
+    observe.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="local system (default: %(default)s)",
+    )
+    observe.add_argument(
+        "--prometheus-url", help="Prometheus to query (local default: the one `voting up` runs)"
+    )
+    observe.add_argument("--context", help="kubeconfig context (cluster source)")
+    observe.add_argument(
+        "--kubeconfig", help="kubeconfig file (cluster source; default: $KUBECONFIG)"
+    )
+    observe.add_argument("--namespace", default="voting", help="namespace (cluster source)")
+    observe.add_argument(
+        "--ingress-url", help="where users reach the app (cluster source; local: from status)"
+    )
+    observe.add_argument(
+        "--window",
+        default="1m",
+        help="rate window of shares and rates (PromQL duration, default 1m)",
+    )
+    observe.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    observe.add_argument("--json", action="store_true", help="with --once: as JSON")
+    observe.add_argument("--refresh", type=float, default=1.0, help="seconds between reads")
+    observe.set_defaults(func=cmd_observe)
+
+    traffic = subparsers.add_parser("traffic", help="open-loop demo/test traffic to the ingress")
+    traffic.add_argument("--url", default="http://127.0.0.1:8080/")
+    traffic.add_argument("--rate", type=float, default=10.0, help="requests per second (held)")
+    traffic.add_argument("--duration", type=float, default=30.0, help="seconds")
+    traffic.add_argument(
+        "--cookie-share", type=_share, default=0.0, help="share of users with featureflag=on"
+    )
+    traffic.add_argument(
+        "--vote-share", type=_share, default=0.0, help="share of requests that are votes"
+    )
+    traffic.add_argument("--concurrency", type=int, default=64, help="max requests in flight")
+    traffic.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s")
+    traffic.add_argument("--json", action="store_true", help="print the result as JSON")
+    traffic.set_defaults(func=cmd_traffic)
+
+
+# ---------------------------------------------------------------- observe
+def cmd_observe(args: argparse.Namespace) -> int:
+    if args.once:
+        return asyncio.run(_once(args))
+    return asyncio.run(_dashboard(args))
+
+
+async def _dashboard(args: argparse.Namespace) -> int:
+    from observer.app import ObserverApp
+    from observer.errors import ObserverError
+    from observer.sources import make_source
+
+    try:
+        source = await make_source(args)
+    except ObserverError as exc:
+        print(f"voting observe: {exc}", file=sys.stderr)
+        return 1
+    try:
+        await ObserverApp(source, refresh_s=args.refresh).run_async()
+    finally:
+        await source.aclose()
+    return 0
+
+
+async def _once(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from observer.errors import ObserverError
+    from observer.model import build_snapshot
+    from observer.sources import make_source
+    from observer.widgets.mesh import mtls_text
+    from observer.widgets.services import services_text
+    from observer.widgets.votes import votes_text
+
+    try:
+        source = await make_source(args)
+    except ObserverError as exc:
+        print(f"voting observe: {exc}", file=sys.stderr)
+        return 1
+    try:
+        state = await source.state()
+        metrics, votes = await asyncio.gather(source.metrics(), source.votes())
+    except ObserverError as exc:
+        print(f"voting observe: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await source.aclose()
+    snapshot = build_snapshot(source.kind, state, metrics, votes)
+    if args.json:
+        print(json.dumps(snapshot.to_json(), indent=2))
+        return 0
+    console = Console(width=100, highlight=False)
+    step = snapshot.step
+    console.print(f"step {step.number} ({step.name})" if step else "step ? (custom configuration)")
+    if metrics.state != "up":
+        console.print(f"metrics: {metrics.detail}")
+    for text in (services_text(snapshot, 100), mtls_text(snapshot, 70), votes_text(votes, 70)):
+        console.print(text)
+        console.print()
+    return 0
+
+
+# ---------------------------------------------------------------- traffic
+def cmd_traffic(args: argparse.Namespace) -> int:
+    from observer.traffic import TrafficPlan, TrafficRunner
+
+    try:
+        plan = TrafficPlan(
+            url=args.url,
+            rate=args.rate,
+            duration=args.duration,
+            cookie_share=args.cookie_share,
+            vote_share=args.vote_share,
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+        )
+    except ValueError as exc:
+        print(f"voting traffic: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        runner = TrafficRunner(plan)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, runner.request_stop)
+        result = await runner.start()
+        print(json.dumps(result.to_json(), indent=2) if args.json else result.summary())
+        return 0 if result.sent else 1
+
+    return asyncio.run(run())

@@ -1,0 +1,57 @@
+"""Vote counts as users see them: the voting-app page, with and without the feature flag.
+
+Read through the ingress rather than from Redis/MySQL directly so the same code works for the
+local mesh and a cluster (where storage is only reachable over mutual TLS inside the mesh),
+and so the panel shows exactly what each group of users is served. At step 4 the two groups
+land on different stacks (app 1.0 -> Redis, app 2.0 -> MySQL), which is why their counts
+differ. The cost is two page views per read (the dashboard reads every 5 s, 0.4 req/s), which
+also appear in the request share: a share is of all traffic, the observer's included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from observer.model import VoteReading, Votes, parse_page
+
+AUDIENCES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("no cookie", {}),
+    ("featureflag=on", {"Cookie": "featureflag=on"}),
+)
+
+
+async def read_votes(ingress_url: str | None, *, timeout: float = 3.0) -> Votes:
+    """GET the page once per audience; never raises, the result says what went wrong."""
+    if not ingress_url:
+        return Votes(state="unconfigured", detail="no ingress URL (pass --ingress-url)")
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout), cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
+        readings = await asyncio.gather(
+            *(_read(session, ingress_url, audience, headers) for audience, headers in AUDIENCES)
+        )
+    failed = [r for r in readings if r.error]
+    if len(failed) == len(readings):
+        return Votes(
+            state="unreachable",
+            detail=f"ingress {ingress_url}: {failed[0].error}",
+            readings=tuple(readings),
+        )
+    return Votes(state="up", readings=tuple(readings))
+
+
+async def _read(
+    session: aiohttp.ClientSession, url: str, audience: str, headers: dict[str, str]
+) -> VoteReading:
+    try:
+        async with session.get(url, headers=headers) as response:
+            html = await response.text()
+            if response.status != 200:
+                return VoteReading(audience, error=f"HTTP {response.status}")
+    except TimeoutError:
+        return VoteReading(audience, error="timed out")
+    except aiohttp.ClientError as exc:
+        return VoteReading(audience, error=f"{exc.__class__.__name__}: {exc}")
+    return parse_page(audience, html)
