@@ -77,11 +77,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     step = subparsers.add_parser("step", help="apply a rollout step to the running system")
     step.add_argument("step", help="1-5 or deploy, update-analytics, lock-down, canary, finalize")
+    from mesh.cluster.cli import add_cluster_arguments
+
+    add_cluster_arguments(step, rollout=True)
     _state_dir_arg(step)
     step.set_defaults(func=cmd_step)
 
     status = subparsers.add_parser("status", help="workloads, routes and mTLS modes in force")
     status.add_argument("--json", action="store_true")
+    add_cluster_arguments(status)
     _state_dir_arg(status)
     status.set_defaults(func=cmd_status)
 
@@ -90,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("service", nargs="?", default="all")
     check.add_argument("--json", action="store_true")
+    add_cluster_arguments(check)
     _state_dir_arg(check)
     check.set_defaults(func=cmd_tls_check)
 
@@ -263,6 +268,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- step / status / tls-check
 def cmd_step(args: argparse.Namespace) -> int:
+    if args.context or args.kubeconfig:
+        from mesh.cluster.cli import run_step
+
+        return run_step(args)
     from mesh.local.control import ControlClient
 
     try:
@@ -274,6 +283,10 @@ def cmd_step(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.context or args.kubeconfig:
+        from mesh.cluster.cli import run_status
+
+        return run_status(args)
     from mesh.local.control import ControlClient
 
     try:
@@ -285,6 +298,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_tls_check(args: argparse.Namespace) -> int:
+    if args.context or args.kubeconfig:
+        from mesh.cluster.cli import run_tls_check
+
+        return run_tls_check(args)
     from mesh.local.control import ControlClient
     from mesh.local.tlscheck import format_rows, tls_check
 

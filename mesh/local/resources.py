@@ -71,7 +71,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "spec": {
             "selector": {"matchLabels": LEAF},
             "action": LEAF,
-            "rules": [{"from": [{"source": {"principals": LEAF}}]}],
+            "rules": [
+                {
+                    "from": [{"source": {"principals": LEAF}}],
+                    "to": [
+                        {
+                            "operation": {
+                                "paths": LEAF,
+                                "notPaths": LEAF,
+                                "methods": LEAF,
+                                "notMethods": LEAF,
+                            }
+                        }
+                    ],
+                }
+            ],
         }
     },
     "Gateway": {
@@ -209,10 +223,30 @@ class PeerAuthentication:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """`to.operation`: every given field must match (values within a field: any)."""
+
+    paths: tuple[str, ...] = ()
+    not_paths: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    not_methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthzRule:
+    """One ALLOW rule: any of its sources (None: any source) and any of its operations."""
+
+    principals: tuple[str, ...] | None
+    operations: tuple[Operation, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuthorizationPolicy:
+    """ALLOW policy; with no rules it allows nothing (Istio's deny-all)."""
+
     name: str
     selector: tuple[tuple[str, str], ...] | None
-    principals: tuple[str, ...]
+    rules: tuple[AuthzRule, ...]
 
 
 @dataclass(frozen=True)
@@ -440,6 +474,25 @@ def _parse_env(
     return env
 
 
+def _authz_rule(rule: dict[str, Any]) -> AuthzRule:
+    sources = rule.get("from")
+    principals = (
+        None
+        if sources is None
+        else tuple(p for src in sources for p in (src.get("source") or {}).get("principals") or [])
+    )
+    operations = tuple(
+        Operation(
+            paths=tuple(op.get("paths") or ()),
+            not_paths=tuple(op.get("notPaths") or ()),
+            methods=tuple(op.get("methods") or ()),
+            not_methods=tuple(op.get("notMethods") or ()),
+        )
+        for op in ((to.get("operation") or {}) for to in rule.get("to") or [])
+    )
+    return AuthzRule(principals, operations)
+
+
 def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
     import base64
 
@@ -521,14 +574,9 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
             if action != "ALLOW":
                 raise UnsupportedField(f"AuthorizationPolicy {name}", f"spec.action={action}")
             selector = (spec.get("selector") or {}).get("matchLabels")
-            principals = tuple(
-                p
-                for rule in spec.get("rules") or []
-                for source in rule.get("from") or []
-                for p in (source.get("source") or {}).get("principals") or []
-            )
+            rules = tuple(_authz_rule(rule) for rule in spec.get("rules") or [])
             result.authorization_policies.append(
-                AuthorizationPolicy(name, _labels(selector) if selector else None, principals)
+                AuthorizationPolicy(name, _labels(selector) if selector else None, rules)
             )
         elif kind == "Gateway":
             result.gateways.append(

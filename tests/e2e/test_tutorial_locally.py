@@ -5,6 +5,7 @@ Each test applies the step it checks, so the tests do not depend on one another'
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from mesh.local.ca import LocalCA
@@ -222,3 +224,20 @@ def test_a_killed_supervisor_takes_its_processes_with_it_and_up_starts_clean(
         assert system.cli("down").returncode == 0
     finally:
         stop_local_system(system)
+
+
+def test_step_3_keeps_the_functions_operational_endpoints_off_the_gateway(
+    local_system: LocalSystem,
+) -> None:
+    local_system.step("lock-down")
+
+    async def status_of(path: str) -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(local_system.url + path) as response,
+        ):
+            return response.status
+
+    assert asyncio.run(status_of("metrics")) == 403
+    assert asyncio.run(status_of("readyz")) == 403
+    assert local_system.page().status == 200
