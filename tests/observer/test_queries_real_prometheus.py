@@ -26,7 +26,7 @@ from tests.observer.conftest import (
     needs_prometheus,
 )
 
-pytestmark = needs_prometheus
+pytestmark = [needs_prometheus, pytest.mark.e2e]
 T = TypeVar("T")
 
 
