@@ -56,7 +56,7 @@ class ObserverApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "voting observe"
     AUTO_FOCUS = "#body"  # arrows and PageDown scroll the dashboard at 80x24
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (144, "-wide")]  # side by side from 144 columns
     BINDINGS = [
         Binding("n", "next_step", "Next step"),
         Binding("1", "choose_step(1)", "Step", key_display="1-5"),

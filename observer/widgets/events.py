@@ -32,4 +32,4 @@ class EventLog(RichLog):
             style = "red" if any(w in event.message.lower() for w in ERROR_WORDS) else ""
             line = Text(f"{stamp} ", style="dim")
             line.append(event.message, style=style)
-            self.write(line)
+            self.write(line, scroll_end=True)

@@ -20,10 +20,12 @@ def mtls_text(snapshot: Snapshot | None, width: int = 48) -> Text:
     if snapshot is None:
         return out
     name_width = max(12, min(18, width - 30))
-    out.append(fit("SERVICE", name_width) + " POLICY (SERVER/CLIENT)  OBSERVED\n", style="bold dim")
+    out.append(
+        fit("SERVICE", name_width) + " POLICY (SERVER/CLIENT)   OBSERVED\n", style="bold dim"
+    )
     for service in snapshot.services:
         policy = f"{service.peer_authentication}/{service.client_tls}"
-        out.append(fit(short(service.name), name_width) + " " + fit(policy, 23))
+        out.append(fit(short(service.name), name_width) + " " + fit(policy, 23) + " ")
         out.append(mark(service.mtls, service.mtls_share) + "\n", style=MARK_STYLE[service.mtls])
     edge_width = max(20, width - 22)
     out.append(
