@@ -141,6 +141,12 @@ class ManagedProcess:
             await process.wait()
         self.registry.set(self.name, None)
 
+    def pss_bytes(self) -> int:
+        """Proportional set size: shared pages (the Envoy binary, Python) counted once overall."""
+        if not self.running or self.process is None:
+            return 0
+        return pss_of(self.process.pid)
+
     def rss_bytes(self) -> int:
         if not self.running or self.process is None:
             return 0
@@ -149,3 +155,14 @@ class ManagedProcess:
                 return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except OSError:
             return 0
+
+
+def pss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0

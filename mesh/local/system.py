@@ -39,7 +39,7 @@ from mesh.local.envoy_config import (
 )
 from mesh.local.envoy_proxy import EnvoyProxy, envoy_binary
 from mesh.local.errors import MeshError
-from mesh.local.process import ManagedProcess, PidRegistry
+from mesh.local.process import ManagedProcess, PidRegistry, pss_of
 from mesh.local.resources import MeshResources, Workload, parse_resources
 from mesh.local.telemetry import Prometheus, prometheus_binary
 from mesh.local.topology import (
@@ -516,18 +516,24 @@ class LocalMesh:
                 else None,
             },
             "rss_bytes": self.rss_bytes(),
+            "pss_bytes": self.pss_bytes(),
             "rollout": self.rollout,
             "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
         }
 
+    def _processes(self) -> list[ManagedProcess]:
+        processes = [rt.function for rt in self.pods.values()]
+        processes += [rt.envoy for rt in self.pods.values()]
+        processes += [p for p in (self.ingress_process,) if p]
+        return processes + self.backends.private + self.extra_processes
+
+    def pss_bytes(self) -> int:
+        """Memory of the whole system, shared pages counted once (this supervisor included)."""
+        return pss_of(os.getpid()) + sum(p.pss_bytes() for p in self._processes())
+
     def rss_bytes(self) -> int:
-        processes = [rt.function for rt in self.pods.values()] + [
-            rt.envoy for rt in self.pods.values()
-        ]
-        processes += (
-            [p for p in (self.ingress_process,) if p] + self.backends.private + self.extra_processes
-        )
-        return sum(p.rss_bytes() for p in processes)
+        """Sum of every process's RSS: counts shared pages (the Envoy binary) once per process."""
+        return sum(p.rss_bytes() for p in self._processes())
 
 
 def _check_inotify_limit(event: Callable[[str], None]) -> None:
