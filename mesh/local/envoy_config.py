@@ -62,9 +62,16 @@ T_TLS_INSPECTOR = (
     "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
 )
 
-# Istio's default retry policy for every HTTP route (istio/pilot/pkg/networking/core/route/retry).
-DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+# Istio's default retry policy for every HTTP route (istio/pilot/pkg/networking/core/route/retry),
+# with one difference: Istio retries every 503, while here a 503 is retried only when a sidecar
+# produced it itself (the app behind it is unreachable or reset: another replica may answer).
+# A 503 the app sent (its own dependency is down, with Retry-After) is passed on: retrying it
+# nests (the gateway x3 over the app's sidecar x3 = 9 storage calls, 3x the app's deadline),
+# turning a quick "try again" into a multi-second hang during an outage.
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-headers"
 DEFAULT_RETRIES = 2
+LOCAL_REPLY_HEADER = "x-mesh-local-reply"
+"""Set by an inbound sidecar on the 5xx it generates itself (never on the app's answers)."""
 # Istio sets connection-pool limits far above Envoy's defaults (1024, 3 concurrent retries).
 UNLIMITED = 4294967295
 
@@ -365,7 +372,7 @@ def _retry_policy(route: HTTPRoute) -> dict[str, Any] | None:
         retry_on = ",".join(
             c
             for c in retry_on.split(",")
-            if c not in ("retriable-status-codes", "5xx", "gateway-error")
+            if c not in ("retriable-status-codes", "retriable-headers", "5xx", "gateway-error")
         )
     policy: dict[str, Any] = {
         "retry_on": retry_on,
@@ -378,6 +385,7 @@ def _retry_policy(route: HTTPRoute) -> dict[str, Any] | None:
         ],
         "host_selection_retry_max_attempts": 5,
         "retriable_status_codes": [503],
+        "retriable_headers": [{"name": LOCAL_REPLY_HEADER, "present_match": True}],
     }
     if retries is not None and retries.per_try_timeout:
         policy["per_try_timeout"] = f"{retries.per_try_timeout:.3f}s"
@@ -604,6 +612,7 @@ def compile_outbound_routes(
         "@type": T_ROUTE,
         "name": "outbound",
         "virtual_hosts": virtual_hosts,
+        "response_headers_to_remove": [LOCAL_REPLY_HEADER],
         "request_headers_to_add": [
             {
                 "header": {"key": SOURCE_HEADER, "value": source_workload},
@@ -629,6 +638,30 @@ def _rds(name: str, path: str, directory: str) -> dict[str, Any]:
 def _source_workloads(resources: MeshResources) -> list[tuple[str, str, str]]:
     sources = [(w.name, w.app, w.version) for w in resources.mesh_workloads()]
     return [(INGRESS_WORKLOAD, INGRESS_WORKLOAD, ""), *sources]
+
+
+# Marks the 5xx an inbound sidecar generates itself (app unreachable, reset, overflow), so the
+# caller's retry policy can tell them from the app's own answers (see DEFAULT_RETRY_ON).
+LOCAL_REPLY_CONFIG = {
+    "mappers": [
+        {
+            "filter": {
+                "status_code_filter": {
+                    "comparison": {
+                        "op": "GE",
+                        "value": {"default_value": 500, "runtime_key": "mesh.local_reply_5xx"},
+                    }
+                }
+            },
+            "headers_to_add": [
+                {
+                    "header": {"key": LOCAL_REPLY_HEADER, "value": "true"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+        }
+    ]
+}
 
 
 def inbound_cluster_name(port: int, security: str, workload: str, app: str, version: str) -> str:
@@ -663,10 +696,12 @@ def _inbound_chain(
         "virtual_hosts": [{"name": "inbound", "domains": ["*"], "routes": routes}],
         "request_headers_to_remove": [SOURCE_HEADER],
     }
+    hcm = _hcm(f"inbound_{security}", {"route_config": route_config}, filters)
+    hcm["typed_config"]["local_reply_config"] = LOCAL_REPLY_CONFIG
     chain: dict[str, Any] = {
         "name": f"inbound_{security}",
         "filter_chain_match": {"transport_protocol": "tls" if security == "mtls" else "raw_buffer"},
-        "filters": [_hcm(f"inbound_{security}", {"route_config": route_config}, filters)],
+        "filters": [hcm],
     }
     if security == "mtls":
         cert = view.certs[pod.name]
@@ -761,6 +796,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
         "@type": T_ROUTE,
         "name": "ingress",
         "virtual_hosts": virtual_hosts,
+        "response_headers_to_remove": [LOCAL_REPLY_HEADER],
         "request_headers_to_add": [
             {
                 "header": {"key": SOURCE_HEADER, "value": INGRESS_WORKLOAD},

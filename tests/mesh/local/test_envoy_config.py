@@ -270,3 +270,27 @@ def test_the_ca_issues_short_lived_spiffe_identities(tmp_path: Path) -> None:
     ]
     lifetime = parsed.not_valid_after_utc - parsed.not_valid_before_utc
     assert lifetime.total_seconds() <= 24 * 3600 + 600
+
+
+class TestRetries:
+    def test_the_default_policy_retries_503s_a_sidecar_made_itself_not_the_apps_own(
+        self, rendered, ca
+    ) -> None:
+        view = make_view(parse_resources(rendered["lock-down"]), ca)
+        config = compile_ingress(view, IngressGateway(8080, 8081), "/tmp/rds")
+        policy = config.route["virtual_hosts"][0]["routes"][-1]["route"]["retry_policy"]
+        assert "retriable-headers" in policy["retry_on"]
+        assert "retriable-status-codes" not in policy["retry_on"]
+        assert policy["retriable_headers"] == [
+            {"name": "x-mesh-local-reply", "present_match": True}
+        ]
+        assert config.route["response_headers_to_remove"] == ["x-mesh-local-reply"]
+
+    def test_inbound_sidecars_mark_the_5xx_they_generate_themselves(self, rendered, ca) -> None:
+        view = make_view(parse_resources(rendered["lock-down"]), ca)
+        config = compile_sidecar(view, pod_of(view, "voting-app-1-0"), "/tmp/rds")
+        inbound = next(listener for listener in config.listeners if listener["name"] == "inbound")
+        hcm = inbound["filter_chains"][0]["filters"][0]["typed_config"]
+        (mapper,) = hcm["local_reply_config"]["mappers"]
+        assert mapper["filter"]["status_code_filter"]["comparison"]["op"] == "GE"
+        assert mapper["headers_to_add"][0]["header"]["key"] == "x-mesh-local-reply"
