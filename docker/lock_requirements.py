@@ -27,6 +27,7 @@ ROOTS = (
     "redis",  # storage 1.0
     "asyncmy",  # storage 2.0
     "cryptography",  # asyncmy's caching_sha2_password login, MySQL 8.4's default
+    "uvloop",  # every function: the event loop (functions/cli.py)
 )
 
 
