@@ -84,4 +84,11 @@ def decode(headers: Mapping[str, str], body: bytes) -> VoteCommand:
         raise InvalidInput('vote data must be a JSON object like {"option": "Cats"}')
     if len(option) > MAX_OPTION_LENGTH:
         raise InvalidInput(f"option longer than {MAX_OPTION_LENGTH} characters")
+    if option != option.strip():
+        # MySQL compares VARCHARs ignoring trailing spaces: "Cats " would count as "Cats".
+        raise InvalidInput("option must not start or end with white space")
+    try:
+        option.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate from a JSON \ud800 escape
+        raise InvalidInput("option must be valid Unicode text") from exc
     return VoteCast(event_id, option)

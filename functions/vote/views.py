@@ -73,7 +73,10 @@ async def index(request: web.Request) -> web.Response:
 async def cast(request: web.Request) -> web.Response:
     """Record the form's vote (an option or `reset`) through storage, then go back to /."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # a malformed multipart body or charset: the client's fault
+        raise InvalidInput("Malformed form: send the vote as a form field.") from exc
     choice = form.get("vote")
     if not isinstance(choice, str) or choice not in (*settings.options, RESET):
         raise InvalidInput(
