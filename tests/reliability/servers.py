@@ -88,6 +88,15 @@ class PrivateServer:
                 self.process.wait()
         self.process = None
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections open, nothing answers, like a hung host."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
