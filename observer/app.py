@@ -200,12 +200,12 @@ class ObserverApp(App[None]):
         if self._state_backoff:
             self._event(f"{self._control_title} answers again")
         self._state_backoff = 0.0
-        self._note_route_changes(self.state, message.state)
-        self.state = message.state
+        old, self.state = self.state, message.state
         if self.votes.state == "unconfigured":
             self._votes_at = 0.0  # the ingress URL is known now: read votes at the next tick
         self.status_line.set_part(self._control_name, "up", "up")
-        self._redraw()
+        self._redraw()  # the source's own events first, then what this app noticed
+        self._note_route_changes(old, message.state)
 
     def on_state_failed(self, message: StateFailed) -> None:
         first = not self._state_backoff
@@ -317,10 +317,10 @@ class ObserverApp(App[None]):
             self.post_message(StepApplied(step, state))
 
     def on_step_applied(self, message: StepApplied) -> None:
-        self._note_route_changes(self.state, message.state)
-        self.state = message.state
+        old, self.state = self.state, message.state
         self.notify(f"step {message.step} in force")
         self._redraw()
+        self._note_route_changes(old, message.state)
 
     def on_step_failed(self, message: StepFailed) -> None:
         self._event(message.error)
