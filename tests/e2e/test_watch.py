@@ -95,17 +95,41 @@ def test_an_invalid_manifest_is_rejected_and_traffic_goes_on(
     try:
         vs.write_text(original.replace("destination:", "destinaton:", 1))
         assert wait_for(
-            lambda: any(
-                r["weight"] == 50 for s in watched.status()["services"] for r in s["routes"]
-            ),
-            10,
-        ), watched.status()["services"]
-                for r in s["routes"]
-            ),
-            10,
-        ), watched.status()["services"]
-        plan = TrafficPlan(url=watched.url, rate=20, duration=15)
-        asyncio.run(run_traffic(plan))
+            lambda: any("rejected" in e["message"] for e in watched.status()["events"]), 10
+        ), watched.status()["events"][-5:]
+        time.sleep(1)
+    finally:
+        outcomes = load.stop()
+        vs.write_text(original)
+    failures = {k: v for k, v in outcomes.items() if k not in ("200", "303")}
+    assert failures == {} and outcomes["200"] > 10, outcomes
+
+
+def test_an_edited_canary_weight_shows_in_the_observed_share(
+    watched: LocalSystem, sources: Path
+) -> None:
+    watched.step("canary")
+    vs = (
+        sources
+        / "mesh/istio/voting-app/canary-v2-0/virtual-service-voting-app-featureflag-v2-0.yaml"
+    )
+    original = vs.read_text()
+    head, last_rule = original.rsplit("    - name: v1-0", 1)
+    split = last_rule.replace(
+        "            subset: v1-0",
+        "            subset: v1-0\n          weight: 50\n"
+        "        - destination:\n            host: voting-app\n            port:\n"
+        "              number: 8080\n            subset: v2-0\n          weight: 50",
+    )
+    try:
+        vs.write_text(head + "    - name: v1-0" + split)
+
+        def split_in_force() -> bool:
+            services = watched.status()["services"]
+            return any(r["weight"] == 50 for s in services for r in s["routes"])
+
+        assert wait_for(split_in_force, 10), watched.status()["services"]
+        asyncio.run(run_traffic(TrafficPlan(url=watched.url, rate=20, duration=15)))
         time.sleep(3)
 
         async def share() -> list[Sample]:
