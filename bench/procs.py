@@ -72,6 +72,17 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: private pages plus a share of each shared page."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def total_cpu(pids: Iterable[int]) -> float:
     return sum(cpu_seconds(p) for p in pids)
 
@@ -189,7 +200,14 @@ class LocalUp:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(
-        self, *, step: str, redis_url: str, database: str, telemetry: bool, ports: Ports
+        self,
+        *,
+        step: str,
+        redis_url: str,
+        database: str,
+        telemetry: bool,
+        ports: Ports,
+        retry: int = 1,
     ) -> None:
         base = ports.take(60)
         argv = [sys.executable, "-m", "voting", "up", "--no-ui", "--step", step]
@@ -201,7 +219,24 @@ class LocalUp:
             argv.append("--no-telemetry")
         started = time.monotonic()
         self.process = self.children.start("voting-up", argv)
-        wait_for(self._ready, 120, "voting up", self.process)
+        try:
+            wait_for(self._ready, 120, "voting up", self.process)
+        except BenchError:
+            if retry <= 0:
+                raise
+            # A port checked free can be taken before Envoy binds it when it lies in the
+            # kernel's ephemeral range (the bench's default range does): try new ports once.
+            self.stop()
+            self.port = ports.take()
+            self.start(
+                step=step,
+                redis_url=redis_url,
+                database=database,
+                telemetry=telemetry,
+                ports=ports,
+                retry=retry - 1,
+            )
+            return
         self.ready_seconds = time.monotonic() - started
 
     def _ready(self) -> bool:
@@ -219,6 +254,12 @@ class LocalUp:
         from mesh.local.control import ControlClient
 
         return asyncio.run(ControlClient(self.state_dir).step(step))
+
+    def process_names(self) -> list[str]:
+        try:
+            return list(json.loads((self.state_dir / "pids.json").read_text()))
+        except (OSError, ValueError):
+            return []
 
     def pids(self) -> list[int]:
         """The supervisor and every process it runs now (from its pid registry)."""

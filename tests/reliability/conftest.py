@@ -123,7 +123,13 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, backends: Backends) -> Iterat
         "--mysql-password",
         db.password,
     )
-    system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra)
+    try:
+        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra)
+    except pytest.fail.Exception:
+        # Our ports lie in the kernel's ephemeral range: one checked free can be taken by an
+        # outgoing connection before Envoy binds it. Once, on other ports.
+        base = free_ports(200, base + 200)
+        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra)
     try:
         yield Mesh(system, backends)
     finally:
