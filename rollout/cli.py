@@ -33,31 +33,17 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace):
-    from mesh.router import router_for
-    from observer.queries import PrometheusClient
-    from rollout.controller import Rollout
+    from rollout.runner import run_rollout
     from rollout.spec import load_spec
 
-    spec = load_spec(args.spec)
-    router = router_for(args.context, namespace=args.namespace, state_dir=args.state_dir)
-    report = None
-    prometheus_url = args.prometheus_url
-    if args.context is None:
-        from mesh.local.control import ControlClient
-
-        control = ControlClient(args.state_dir)
-        status = await control.status()
-        prometheus_url = prometheus_url or status.get("prometheus")
-        report = control.report_rollout
-    if not prometheus_url:
-        raise RuntimeError(
-            "no telemetry: a rollout needs Prometheus (install it, or pass --prometheus-url)"
-        )
-    try:
-        async with PrometheusClient(prometheus_url, timeout=5) as client:
-            return await Rollout(spec, router, client, report=report, on_event=_print).run()
-    finally:
-        await router.close()
+    return await run_rollout(
+        load_spec(args.spec),
+        state_dir=args.state_dir,
+        context=args.context,
+        namespace=args.namespace,
+        prometheus_url=args.prometheus_url,
+        on_event=_print,
+    )
 
 
 def _print(message: str) -> None:

@@ -68,8 +68,14 @@ class Rollout:
 
     async def _publish(self) -> None:
         if self.report is not None:
+            plan = {
+                "service": self.spec.service,
+                "canary": self.spec.canary,
+                "weights": list(self.spec.weights),
+                "interval": self.spec.interval,
+            }
             try:
-                await self.report(self.outcome.to_json())
+                await self.report({**self.outcome.to_json(), **plan})
             except Exception as exc:  # progress reports must never stop a rollout
                 self.on_event(f"could not report progress: {exc}")
 
