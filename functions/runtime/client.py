@@ -61,8 +61,10 @@ def tracing_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
+@lru_cache(maxsize=32)
 def deadline(seconds: float) -> aiohttp.ClientTimeout:
-    """A ClientTimeout whose total is `seconds`, connecting in at most half of it."""
+    """A ClientTimeout whose total is `seconds`, connecting in at most half of it (immutable,
+    so one per value is built and shared)."""
     return aiohttp.ClientTimeout(total=seconds, connect=seconds / 2, sock_connect=seconds / 2)
 
 

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from functools import lru_cache
 
 # The current request's id; "-" outside a request (start-up, shutdown).
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -28,22 +29,28 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
             "request_id": request_id_var.get(),
             **self._static,
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        attributes = record.__dict__
+        for key in attributes.keys() - _STANDARD:  # what was passed through `extra=`
+            if not key.startswith("_"):
+                entry[key] = attributes[key]
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             entry["error"] = f"{type(exc).__name__}: {exc}"
             entry["where"] = _innermost_frame(exc)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+@lru_cache(maxsize=4)
+def _second(epoch: int) -> str:
+    """The UTC timestamp of a whole second (an access log asks for the same one often)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
 
 
 def _innermost_frame(exc: BaseException) -> str:

