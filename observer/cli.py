@@ -99,6 +99,7 @@ async def _once(args: argparse.Namespace) -> int:
     from observer.model import build_snapshot
     from observer.sources import make_source
     from observer.widgets.mesh import mtls_text
+    from observer.widgets.rollout import rollout_text
     from observer.widgets.services import services_text
     from observer.widgets.votes import votes_text
 
@@ -124,6 +125,9 @@ async def _once(args: argparse.Namespace) -> int:
     console.print(f"step {step.number} ({step.name})" if step else "step ? (custom configuration)")
     if metrics.state != "up":
         console.print(f"metrics: {metrics.detail}")
+    if snapshot.rollout is not None:
+        console.print(rollout_text(snapshot.rollout, 100))
+        console.print()
     for text in (services_text(snapshot, 100), mtls_text(snapshot, 70), votes_text(votes, 70)):
         console.print(text)
         console.print()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 
 NO_DATA = "no data"
@@ -69,3 +71,52 @@ def fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text.ljust(width)
     return text[: max(0, width - 1)] + "…"
+
+
+# ---------------------------------------------------------------- rollout gates
+VERDICT_GLYPH = {"pass": "✓", "fail": "✗", "inconclusive": "?"}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
+_BOUND = re.compile(r"(>=|<=)\s*([-+0-9.eE]+)")
+
+
+def gate_unit(name: str) -> str:
+    """What a gate measures, from its name: "ms" (latency), "%" (a share) or "" (a count)."""
+    name = name.lower()
+    if "latency" in name or re.search(r"\bp\d\d\b|-ms\b", name):
+        return "ms"
+    if "request" not in name and any(w in name for w in ("share", "success", "rate", "error")):
+        return "%"
+    return ""
+
+
+def gate_value(name: str, value: float | None) -> str:
+    """A gate's value in its unit: '99.6%', '88ms', '48'; None is 'no data', never 0."""
+    if value is None:
+        return NO_DATA
+    unit = gate_unit(name)
+    if unit == "ms":
+        return f"{value:.0f}ms" if value >= 10 else f"{value:.1f}ms"
+    if unit == "%":
+        if value >= 1 or value <= 0:
+            return f"{value * 100:.0f}%"
+        text = f"{value * 100:.1f}%"
+        # a share just under 1 must not read as the 100% it failed to reach
+        return text if text != "100.0%" else f"{math.floor(value * 10000) / 100:.2f}%"
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.2g}"
+
+
+def gate_bound(name: str, bound: str) -> str:
+    """'success-rate >= 0.99' -> '≥ 99%', 'latency-p99 <= 500' -> '≤ 500ms'."""
+    found = _BOUND.findall(bound)
+    if not found:
+        return bound.removeprefix(name).strip()
+    parts = []
+    for op, number in found:
+        try:
+            value = float(number)
+        except ValueError:
+            return bound.removeprefix(name).strip()
+        unit = gate_unit(name)
+        shown = f"{value * 100:g}%" if unit == "%" else f"{value:g}{unit}"
+        parts.append(("≥ " if op == ">=" else "≤ ") + shown)
+    return " and ".join(parts)

@@ -7,6 +7,9 @@ Three parts arrive independently, so one failing never blanks the others:
 - ``Metrics``: what Prometheus observed (share, rate, success, latency, mTLS share);
 - ``Votes``: the counts users see, read through the ingress.
 
+A canary rollout in progress (or ended) rides along with the state: ``RolloutProgress``, as
+`voting rollout` reports it to the control plane.
+
 ``build_snapshot`` joins them into per-service / per-version rows. Every observed number is
 ``float | None``: None means "no data" and is never shown as 0.
 """
@@ -73,6 +76,97 @@ class Event:
 
 
 @dataclass(frozen=True)
+class GateReading:
+    """One metric gate judged over one interval: its value against its bound, and the verdict."""
+
+    name: str
+    bound: str
+    value: float | None
+    verdict: str  # pass | fail | inconclusive
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutInterval:
+    """One judged interval of a canary: the weight it ran at and what its gates said."""
+
+    time: float
+    weight: int
+    gates: tuple[GateReading, ...] = ()
+
+
+@dataclass(frozen=True)
+class RolloutProgress:
+    """A canary rollout as it reports itself: state, weight, last gates, one line per interval.
+
+    ``state`` is running, promoted, rolled-back or aborted; ``reason`` says why it ended.
+    ``weights``, ``service`` and ``canary`` describe the plan when the rollout reports them.
+    """
+
+    state: str
+    weight: int
+    reason: str = ""
+    gates: tuple[GateReading, ...] = ()
+    history: tuple[RolloutInterval, ...] = ()
+    started: float | None = None
+    finished: float | None = None
+    weights: tuple[int, ...] = ()
+    service: str | None = None
+    canary: str | None = None
+    interval: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def _gates(items: Any) -> tuple[GateReading, ...]:
+    return tuple(
+        GateReading(
+            name=str(g.get("name", "?")),
+            bound=str(g.get("bound", "")),
+            value=_float(g.get("value")),
+            verdict=str(g.get("verdict", "inconclusive")),
+            detail=str(g.get("detail") or ""),
+        )
+        for g in items or ()
+        if isinstance(g, dict)
+    )
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def rollout_from_json(data: Any) -> RolloutProgress | None:
+    """The status JSON's "rollout" block (null when none ran) as a RolloutProgress."""
+    if not isinstance(data, dict) or "state" not in data:
+        return None
+    return RolloutProgress(
+        state=str(data["state"]),
+        weight=int(data.get("weight") or 0),
+        reason=str(data.get("reason") or ""),
+        gates=_gates(data.get("gates")),
+        history=tuple(
+            RolloutInterval(
+                float(h.get("time", 0)), int(h.get("weight", 0)), _gates(h.get("gates"))
+            )
+            for h in data.get("history") or ()
+            if isinstance(h, dict)
+        ),
+        started=_float(data.get("started")),
+        finished=_float(data.get("finished")),
+        weights=tuple(int(w) for w in data.get("weights") or ()),
+        service=data.get("service"),
+        canary=data.get("canary"),
+        interval=_float(data.get("interval")),
+    )
+
+
+@dataclass(frozen=True)
 class MeshState:
     """What is configured and running, as the control plane sees it."""
 
@@ -82,6 +176,7 @@ class MeshState:
     events: tuple[Event, ...] = ()
     ingress_url: str | None = None
     prometheus_url: str | None = None
+    rollout: RolloutProgress | None = None
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
@@ -247,6 +342,7 @@ class Snapshot:
     metrics_detail: str
     prometheus_url: str | None
     events: tuple[Event, ...] = ()
+    rollout: RolloutProgress | None = None
 
     def service(self, name: str) -> ServiceRow | None:
         return next((s for s in self.services if s.name == name), None)
@@ -374,4 +470,5 @@ def build_snapshot(
         metrics_detail=metrics.detail,
         prometheus_url=metrics.url,
         events=state.events if state else (),
+        rollout=state.rollout if state else None,
     )

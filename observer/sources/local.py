@@ -23,6 +23,7 @@ from observer.model import (
     StepInfo,
     Votes,
     Workload,
+    rollout_from_json,
 )
 from observer.queries import DEFAULT_WINDOW, PrometheusClient
 from observer.votes import read_votes
@@ -64,6 +65,7 @@ def state_from_status(status: dict[str, Any]) -> MeshState:
         events=tuple(Event(float(e["time"]), str(e["message"])) for e in status.get("events", ())),
         ingress_url=status.get("ingress"),
         prometheus_url=status.get("prometheus"),
+        rollout=rollout_from_json(status.get("rollout")),
     )
 
 
