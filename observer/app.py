@@ -4,10 +4,14 @@ The app takes its data source through the constructor (local or cluster, or a fa
 tests) and never blocks: every read runs in a worker, posts a message from `messages.py`, and
 the handlers redraw. The three reads (state, metrics, votes) are independent, so Prometheus
 down or slow only blanks the numbers, and a control-plane error is retried with backoff.
+
+A canary rollout shows (above the services) whenever the state has one, whoever started it;
+`R` starts one on the local system in a worker, which the app rolls back before it quits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,10 +22,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from observer.errors import ObserverError
 from observer.messages import (
     MetricsRead,
+    RolloutFailed,
+    RolloutFinished,
+    RolloutNoted,
     StateFailed,
     StateRead,
     StepApplied,
@@ -31,14 +39,17 @@ from observer.messages import (
     VotesRead,
 )
 from observer.model import Event, MeshState, Metrics, Snapshot, Votes, build_snapshot
-from observer.screens import ConfirmStep, HelpScreen
+from observer.screens import ConfirmRollout, ConfirmStep, HelpScreen
 from observer.sources.base import ObserverSource
 from observer.traffic import TrafficPlan, TrafficRunner
 from observer.widgets.chrome import StatusLine, StepBar
 from observer.widgets.events import EventLog
 from observer.widgets.mesh import HistoryPanel, MtlsPanel
+from observer.widgets.rollout import STATE_WORDS, RolloutPanel
 from observer.widgets.services import MetricsBanner, ServicesTable
 from observer.widgets.votes import VotesPanel
+from rollout.runner import run_rollout
+from rollout.spec import RolloutSpec
 
 DEMO_TRAFFIC = TrafficPlan(rate=10, duration=3600, cookie_share=0.25, vote_share=0.1)
 MAX_BACKOFF_S = 30.0
@@ -48,6 +59,10 @@ METRICS_WORDS = {
     "unconfigured": "no Prometheus",
 }
 STATUS_WORDS = {"up": "up", "unreachable": "unreachable", "error": "error", "unconfigured": "none"}
+ROLLOUT_STATES = ("running", "promoted", "rolled-back", "aborted")
+CLUSTER_ROLLOUT = (
+    "rollouts from the dashboard run on the local system only; use `voting rollout --context`"
+)
 
 
 class ObserverApp(App[None]):
@@ -64,13 +79,15 @@ class ObserverApp(App[None]):
         Binding("3", "choose_step(3)", "Step 3", show=False),
         Binding("4", "choose_step(4)", "Step 4", show=False),
         Binding("5", "choose_step(5)", "Step 5", show=False),
+        Binding("R", "start_rollout", "Rollout"),
         Binding("t", "toggle_traffic", "Traffic"),
-        Binding("r", "refresh_now", "Refresh"),
+        Binding("r", "refresh_now", "Refresh", show=False),  # in the help; keeps 80 columns
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
 
     metrics_state: reactive[str] = reactive("unconfigured")
+    rollout_state: reactive[str] = reactive("")  # "" while status has no rollout
 
     def __init__(
         self,
@@ -79,6 +96,7 @@ class ObserverApp(App[None]):
         refresh_s: float = 1.0,
         votes_every_s: float = 5.0,
         demo_traffic: TrafficPlan = DEMO_TRAFFIC,
+        rollout_spec: RolloutSpec | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -90,6 +108,9 @@ class ObserverApp(App[None]):
         self.votes = Votes(state="unconfigured", detail="waiting for the first reading")
         self.snapshot: Snapshot | None = None
         self.traffic: TrafficRunner | None = None
+        self.rollout_spec = rollout_spec or RolloutSpec()
+        self.rollout_worker: Worker[None] | None = None
+        self._quitting = False
         self.local_events: list[Event] = []
         self._busy: set[str] = set()
         self._state_backoff = 0.0
@@ -102,9 +123,12 @@ class ObserverApp(App[None]):
         yield StepBar(id="steps")
         with VerticalScroll(id="body"):
             with Horizontal(id="top"):
-                with Vertical(id="services-box", classes="box"):
-                    yield MetricsBanner(id="metrics-banner")
-                    yield ServicesTable(id="services")
+                with Vertical(id="main"):
+                    with Vertical(id="rollout-box", classes="box"):
+                        yield RolloutPanel(id="rollout")
+                    with Vertical(id="services-box", classes="box"):
+                        yield MetricsBanner(id="metrics-banner")
+                        yield ServicesTable(id="services")
                 with Vertical(id="side"):
                     with Vertical(id="mtls-box", classes="box"):
                         yield MtlsPanel(id="mtls")
@@ -119,6 +143,7 @@ class ObserverApp(App[None]):
 
     def on_mount(self) -> None:
         titles = {
+            "#rollout-box": "rollout",
             "#services-box": "services · configured route vs observed",
             "#mtls-box": "mutual TLS",
             "#votes-box": "votes per storage backend",
@@ -138,6 +163,8 @@ class ObserverApp(App[None]):
         self.mtls_panel = self.query_one(MtlsPanel)
         self.history_panel = self.query_one(HistoryPanel)
         self.services_box = self.query_one("#services-box")
+        self.rollout_panel = self.query_one(RolloutPanel)
+        self.rollout_box = self.query_one("#rollout-box")
         status.set_part(self._control_name, "unconfigured", "connecting")
         status.set_part("prometheus", "unconfigured", "waiting")
         status.set_part("ingress", "unconfigured", "waiting")
@@ -155,6 +182,11 @@ class ObserverApp(App[None]):
 
     def watch_metrics_state(self, state: str) -> None:
         self.screen.set_class(state != "up", "-metrics-down")
+
+    def watch_rollout_state(self, state: str) -> None:
+        self.rollout_box.set_class(bool(state), "-shown")
+        for name in ROLLOUT_STATES:
+            self.rollout_box.set_class(state == name, f"-{name}")
 
     # ------------------------------------------------------------ periodic reads
     def tick(self) -> None:
@@ -257,7 +289,17 @@ class ObserverApp(App[None]):
             self.history_panel,
         ):
             widget.show(snapshot)
+        self._show_rollout(snapshot)
         self.event_log.add_events([*snapshot.events, *self.local_events])
+
+    def _show_rollout(self, snapshot: Snapshot) -> None:
+        progress = snapshot.rollout
+        self.rollout_panel.show(progress)
+        self.rollout_state = progress.state if progress else ""
+        if progress is not None:
+            what = f"{progress.service or 'canary'} → {progress.canary}" if progress.canary else ""
+            word = STATE_WORDS.get(progress.state, progress.state)
+            self.rollout_box.border_title = " · ".join(p for p in ("rollout", what, word) if p)
 
     def _event(self, message: str) -> None:
         self.local_events.append(Event(time.time(), message))
@@ -371,6 +413,82 @@ class ObserverApp(App[None]):
             "on",
             f"{runner.plan.rate:g}/s sent {result.sent}" + (f" err {errors}" if errors else ""),
         )
+
+    # ------------------------------------------------------------ canary rollout
+    @property
+    def rollout_running(self) -> bool:
+        """A rollout this dashboard started is still running (or rolling back)."""
+        return self.rollout_worker is not None and not self.rollout_worker.is_finished
+
+    def action_start_rollout(self) -> None:
+        """Start `voting rollout` (the default spec) on the local system (asks first)."""
+        if self.source.kind != "local":
+            self.notify(CLUSTER_ROLLOUT, severity="warning", timeout=8)
+            return
+        if self.rollout_running:
+            progress = self.state.rollout if self.state else None
+            at = f" (weight {progress.weight}%)" if progress and progress.running else ""
+            self.notify(f"a rollout is already running{at}", severity="warning")
+            return
+        state_dir: Path | None = getattr(self.source, "state_dir", None)
+        if state_dir is None:
+            self.notify("this source names no local system to roll out on", severity="error")
+            return
+        elsewhere = bool(self.state and self.state.rollout and self.state.rollout.running)
+        traffic = self.traffic is not None and self.traffic.running
+
+        def confirmed(ok: bool | None) -> None:
+            if ok and not self.rollout_running:
+                self._event("rollout started from the dashboard")
+                self.rollout_worker = self.run_canary(state_dir, self.rollout_spec)
+
+        self.push_screen(
+            ConfirmRollout(self.rollout_spec, traffic=traffic, elsewhere=elsewhere), confirmed
+        )
+
+    @work(group="rollout", exclusive=True)
+    async def run_canary(self, state_dir: Path, spec: RolloutSpec) -> None:
+        def noted(message: str) -> None:
+            self.post_message(RolloutNoted(message))
+
+        try:
+            outcome = await run_rollout(spec, state_dir=state_dir, on_event=noted)
+        except Exception as exc:  # like `voting rollout`: any failure is one line, not a crash
+            self.post_message(RolloutFailed(f"rollout failed: {exc}"))
+        else:
+            self.post_message(RolloutFinished(outcome))
+
+    def on_rollout_noted(self, message: RolloutNoted) -> None:
+        self._event(message.message)
+
+    def on_rollout_finished(self, message: RolloutFinished) -> None:
+        outcome = message.outcome
+        word = STATE_WORDS.get(outcome.state, outcome.state)
+        self._event(f"rollout {word}: {outcome.reason}")
+        severity = "information" if outcome.state == "promoted" else "warning"
+        self.notify(f"rollout {word}", severity=severity)
+        self.action_refresh_now()
+
+    def on_rollout_failed(self, message: RolloutFailed) -> None:
+        self._event(message.error)
+        self.notify(message.error, severity="error", timeout=8)
+
+    async def action_quit(self) -> None:
+        """Quit (a rollout started here is rolled back first; q again quits at once)."""
+        worker = self.rollout_worker
+        if worker is None or worker.is_finished or self._quitting:
+            self.exit()
+            return
+        self._quitting = True
+        self.notify("cancelling the rollout: rolling back, then quitting (q again: quit now)")
+        worker.cancel()
+        self.quit_after(worker)
+
+    @work(group="quit")
+    async def quit_after(self, worker: Worker[None]) -> None:
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await worker.wait()  # the rollout's rollback, however it ends
+        self.exit()
 
     # ------------------------------------------------------------ misc
     def action_refresh_now(self) -> None:

@@ -13,6 +13,7 @@ from textual.message import Message
 
 from observer.model import MeshState, Metrics, Votes
 from observer.traffic import TrafficResult
+from rollout.controller import Outcome
 
 
 @dataclass
@@ -80,3 +81,24 @@ class TrafficFinished(Message):
     """A demo traffic run ended (stopped or done)."""
 
     result: TrafficResult
+
+
+@dataclass
+class RolloutNoted(Message):
+    """A rollout started from the dashboard said something (a weight, gates, the end)."""
+
+    message: str
+
+
+@dataclass
+class RolloutFinished(Message):
+    """A rollout started from the dashboard ended: promoted, rolled back or aborted."""
+
+    outcome: Outcome
+
+
+@dataclass
+class RolloutFailed(Message):
+    """A rollout started from the dashboard could not run (no system, no Prometheus, ...)."""
+
+    error: str

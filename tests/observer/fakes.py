@@ -1,10 +1,16 @@
 """A fixed, fake source for layout tests: the canary step with chosen numbers.
 
+A canary rollout can ride along (``FixedSource(rollout=...)``): ``ROLLOUT_RUNNING`` and
+``ROLLOUT_ROLLED_BACK`` are status JSON blocks as `voting rollout` reports them.
+
 Only layout (snapshot) tests use it; behaviour is tested against the real local system,
 a real Prometheus and a fake-but-real-HTTP Kubernetes API.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 from observer.model import (
     EdgeMetrics,
@@ -18,6 +24,7 @@ from observer.model import (
     VoteReading,
     Votes,
     Workload,
+    rollout_from_json,
 )
 
 T0 = 1_800_000_000.0  # fixed event times: 2027-01-15 08:00:00 UTC
@@ -135,18 +142,73 @@ VOTES = Votes(
 )
 
 
+def _gate(name: str, bound: str, value: float | None, verdict: str, detail: str) -> dict[str, Any]:
+    return {"name": name, "bound": bound, "value": value, "verdict": verdict, "detail": detail}
+
+
+_PASSED_AT_10 = [
+    _gate("canary-requests", ">= 20", 31.0, "pass", "enough"),
+    _gate("success-rate", "success-rate >= 0.99", 1.0, "pass", "worst of 3 series"),
+    _gate("latency-p99", "latency-p99 <= 500", 84.0, "pass", "worst of 3 series"),
+    _gate("mtls-share", "mtls-share >= 1", 1.0, "pass", "worst of 5 series"),
+]
+_NO_MTLS_DATA_AT_25 = [
+    _gate("canary-requests", ">= 20", 48.0, "pass", "enough"),
+    _gate("success-rate", "success-rate >= 0.99", 0.996, "pass", "worst of 3 series"),
+    _gate("latency-p99", "latency-p99 <= 500", 88.0, "pass", "worst of 3 series"),
+    _gate("mtls-share", "mtls-share >= 1", None, "inconclusive", "no data"),
+]
+_FAILED_AT_25 = [
+    _gate("canary-requests", ">= 20", 52.0, "pass", "enough"),
+    _gate("success-rate", "success-rate >= 0.99", 0.912, "fail", "worst of 3 series"),
+    _gate("latency-p99", "latency-p99 <= 500", 1450.0, "fail", "worst of 3 series"),
+    _gate("mtls-share", "mtls-share >= 1", 1.0, "pass", "worst of 5 series"),
+]
+_PLAN = {"service": "voting-app", "canary": "v2-0", "weights": [10, 25, 50, 100], "interval": 30}
+
+ROLLOUT_RUNNING: dict[str, Any] = {
+    "state": "running",
+    "weight": 25,
+    "reason": "",
+    "history": [
+        {"time": T0 + 40, "weight": 10, "gates": _PASSED_AT_10},
+        {"time": T0 + 70, "weight": 25, "gates": _NO_MTLS_DATA_AT_25},
+    ],
+    "gates": _NO_MTLS_DATA_AT_25,
+    "started": T0 + 10,
+    "finished": None,
+    **_PLAN,
+}
+
+ROLLOUT_ROLLED_BACK: dict[str, Any] = {
+    **ROLLOUT_RUNNING,
+    "state": "rolled-back",
+    "reason": (
+        "gate failed at weight 25%: success-rate 0.912 (needs success-rate >= 0.99);"
+        " latency-p99 1.45e+03 (needs latency-p99 <= 500)"
+    ),
+    "history": [
+        *ROLLOUT_RUNNING["history"],
+        {"time": T0 + 100, "weight": 25, "gates": _FAILED_AT_25},
+    ],
+    "gates": _FAILED_AT_25,
+    "finished": T0 + 102,
+}
+
+
 class FixedSource:
-    """Always the same canary-step reading; steps and traffic are refused."""
+    """Always the same canary-step reading (with a rollout if given); steps are refused."""
 
     kind = "local"
     label = "fake"
     ingress_url = None
 
-    def __init__(self, metrics: Metrics = METRICS) -> None:
+    def __init__(self, metrics: Metrics = METRICS, rollout: dict[str, Any] | None = None) -> None:
         self._metrics = metrics
+        self.rollout = rollout
 
     async def state(self) -> MeshState:
-        return CANARY
+        return replace(CANARY, rollout=rollout_from_json(self.rollout))
 
     async def metrics(self) -> Metrics:
         return self._metrics

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from observer.app import ObserverApp
 from observer.model import Metrics
-from tests.observer.fakes import FixedSource
+from tests.observer.fakes import ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +36,8 @@ async def settled(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-def app(metrics: Metrics | None = None) -> ObserverApp:
-    source = FixedSource() if metrics is None else FixedSource(metrics)
+def app(metrics: Metrics | None = None, rollout: dict[str, Any] | None = None) -> ObserverApp:
+    source = FixedSource(rollout=rollout) if metrics is None else FixedSource(metrics, rollout)
     return ObserverApp(source, refresh_s=3600)
 
 
@@ -63,3 +64,15 @@ class TestLayout:
             await pilot.pause()
 
         assert snap_compare(app(), terminal_size=(80, 24), run_before=help_open)
+
+
+class TestRolloutLayout:
+    def test_a_running_rollout_leads_the_80_by_24_terminal(self, snap_compare) -> None:
+        assert snap_compare(
+            app(rollout=ROLLOUT_RUNNING), terminal_size=(80, 24), run_before=settled
+        )
+
+    def test_a_rolled_back_rollout_on_160_by_48_sits_above_the_services(self, snap_compare) -> None:
+        assert snap_compare(
+            app(rollout=ROLLOUT_ROLLED_BACK), terminal_size=(160, 48), run_before=settled
+        )

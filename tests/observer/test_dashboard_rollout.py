@@ -1,0 +1,486 @@
+"""The canary rollout on the dashboard: the panel, the rollout key, the JSON snapshot.
+
+The panel is fed by a fake source whose status carries a rollout block as `voting rollout`
+reports it. The rollout key runs the real `rollout.controller.Rollout` through
+`rollout.runner.run_rollout`, against a fake-but-real-HTTP control API (a `voting up`
+stand-in: status, steps, documents, PUT /rollout) and a fake Prometheus API; the last class
+presses the key against a REAL local system with real traffic (e2e).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+import observer.app
+from mesh.steps import render_step, resolve_step
+from observer.app import CLUSTER_ROLLOUT, ObserverApp
+from observer.model import Metrics, Votes, build_snapshot, rollout_from_json
+from observer.screens import ConfirmRollout
+from observer.sources.local import LocalSource
+from observer.widgets.events import EventLog
+from observer.widgets.rollout import RolloutPanel
+from rollout.spec import RolloutSpec
+from tests.observer.conftest import REPO, VOTING
+from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+
+
+class RecordingApp(ObserverApp):
+    """The dashboard, remembering what it notified (toasts vanish; tests read them here)."""
+
+    CSS_PATH = Path(observer.app.__file__).with_name("app.tcss")  # relative paths follow the class
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: list[str] = []
+
+    def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
+        self.notes.append(message)
+        super().notify(message, **kwargs)
+
+
+class RolloutSource(FixedSource):
+    """The fixed canary reading with a rollout block (status JSON) the test can change."""
+
+    def __init__(self, rollout: dict[str, Any] | None = None, kind: str = "local") -> None:
+        super().__init__(rollout=rollout)
+        self.kind = kind
+
+
+async def wait_for(
+    pilot: Any, condition: Callable[[], bool], timeout: float = 5, what: str = ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        await pilot.pause(0.05)
+
+
+def panel(app: ObserverApp) -> str:
+    """What the rollout panel shows, as plain text at the 80-column width."""
+    return app.query_one(RolloutPanel).text(76).plain
+
+
+def rollout_shown(app: ObserverApp) -> bool:
+    return app.query_one("#rollout-box").display
+
+
+# ---------------------------------------------------------------- the panel
+class TestRolloutPanel:
+    async def test_a_running_rollout_shows_its_weight_each_gate_and_one_line_per_interval(
+        self,
+    ) -> None:
+        app = ObserverApp(RolloutSource(ROLLOUT_RUNNING), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: rollout_shown(app), what="rollout panel shown")
+            text = panel(app)
+            lines = text.splitlines()
+            assert lines[0].startswith("● running  weight 25% → v2-0  10% ✓ → 25% ● → 50% → 100%")
+            gates = {line.split()[0]: line for line in lines[2:6]}
+            assert gates["canary-requests"].split()[1:] == ["48", "≥", "20", "✓", "pass"]
+            assert gates["success-rate"].split()[1:] == ["99.6%", "≥", "99%", "✓", "pass"]
+            assert gates["latency-p99"].split()[1:] == ["88ms", "≤", "500ms", "✓", "pass"]
+            assert "no data ≥ 100%" in gates["mtls-share"]
+            assert "? inconclusive" in gates["mtls-share"]
+            history = [line for line in lines if line[:2].isdigit()]
+            assert [h.split()[1:4] for h in history] == [
+                ["10%", "✓✓✓✓", "pass"],
+                ["25%", "✓✓✓?", "inconclusive:"],
+            ]
+            assert "mtls-share no data" in history[1]
+            assert "reason" not in text
+            assert (
+                app.query_one("#rollout-box").border_title
+                == "rollout · voting-app → v2-0 · running"
+            )
+
+    async def test_a_rolled_back_rollout_shows_its_state_and_reason_with_the_failed_gates(
+        self,
+    ) -> None:
+        app = ObserverApp(RolloutSource(ROLLOUT_ROLLED_BACK), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: rollout_shown(app), what="rollout panel shown")
+            text = panel(app)
+            assert text.startswith("↩ rolled back at 25%  10% ✓ → 25% ✗ → 50% → 100%")
+            assert "reason: gate failed at weight 25%: success-rate 0.912" in text
+            assert "91.2% ≥ 99%      ✗ fail" in text
+            assert "1450ms ≤ 500ms    ✗ fail" in text
+            assert "25%  ✓✗✗✓  fail: success-rate 91.2%, latency-p99 1450ms" in text
+            box = app.query_one("#rollout-box")
+            assert box.has_class("-rolled-back") and not box.has_class("-running")
+            assert box.border_title.endswith("· rolled back")
+
+    async def test_the_panel_shows_only_while_status_has_a_rollout(self) -> None:
+        source = RolloutSource(None)
+        app = ObserverApp(source, refresh_s=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.pause(0.2)
+            assert not rollout_shown(app)
+            source.rollout = ROLLOUT_RUNNING
+            await wait_for(pilot, lambda: rollout_shown(app), what="panel appears")
+            source.rollout = None
+            await wait_for(pilot, lambda: not rollout_shown(app), what="panel hides again")
+
+    async def test_the_panel_follows_the_weight_as_the_rollout_moves(self) -> None:
+        source = RolloutSource(ROLLOUT_RUNNING)
+        app = ObserverApp(source, refresh_s=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "weight 25%" in panel(app), what="at 25%")
+            moved = json.loads(json.dumps(ROLLOUT_RUNNING))
+            moved["weight"] = 50
+            moved["history"].append({"time": moved["started"] + 90, "weight": 25, "gates": []})
+            source.rollout = moved
+            await wait_for(pilot, lambda: "weight 50%" in panel(app), what="at 50%")
+            assert "10% ✓ → 25% ✓ → 50% ● → 100%" in panel(app)
+
+    def test_the_json_snapshot_carries_the_rollout_block_as_status_reports_it(self) -> None:
+        state = replace(CANARY, rollout=rollout_from_json(ROLLOUT_ROLLED_BACK))
+        snapshot = build_snapshot("local", state, Metrics.unavailable("up", ""), Votes("up"))
+        block = json.loads(json.dumps(snapshot.to_json()))["rollout"]
+        for key in ("state", "weight", "reason", "gates", "history", "started", "finished"):
+            assert block[key] == ROLLOUT_ROLLED_BACK[key], key
+        no_rollout = build_snapshot("local", CANARY, Metrics.unavailable("up", ""), Votes("up"))
+        assert no_rollout.to_json()["rollout"] is None
+
+
+# ---------------------------------------------------------------- a stand-in local system
+@dataclass
+class FakeLocalSystem:
+    """`voting up`'s control API and its Prometheus, faked over real HTTP.
+
+    Every Prometheus query answers one series of voting-app 2.0: a healthy canary
+    (10 req/s, all successful, p99 40 ms, all mutual TLS) unless `success` is lowered.
+    """
+
+    state_dir: Path
+    step: int = 4
+    documents: list[dict[str, Any]] = field(default_factory=lambda: render_step(4))
+    rollout: dict[str, Any] | None = None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    success: float = 1.0
+    prometheus_url: str = ""
+
+    def status(self) -> dict[str, Any]:
+        name = resolve_step(self.step).name
+        return {
+            "step": {"number": self.step, "name": name},
+            "services": [],
+            "workloads": [
+                {"name": f"voting-app-{v.replace('.', '-')}", "app": "voting-app", "version": v}
+                | {"ready": 1, "desired": 1}
+                for v in ("1.0", "2.0")
+            ],
+            "events": [],
+            "ingress": None,
+            "prometheus": self.prometheus_url,
+            "rollout": self.rollout,
+        }
+
+    def control_app(self) -> web.Application:
+        async def status(request: web.Request) -> web.Response:
+            return web.json_response(self.status())
+
+        async def step(request: web.Request) -> web.Response:
+            self.step = resolve_step(str((await request.json())["step"])).number
+            self.steps.append(self.step)
+            self.documents = render_step(self.step)
+            return web.json_response(self.status())
+
+        async def documents(request: web.Request) -> web.Response:
+            name = resolve_step(self.step).name
+            return web.json_response(
+                {"step": {"number": self.step, "name": name}, "documents": self.documents}
+            )
+
+        async def apply(request: web.Request) -> web.Response:
+            self.documents = (await request.json())["documents"]
+            return web.json_response(self.status())
+
+        async def rollout(request: web.Request) -> web.Response:
+            self.rollout = await request.json()
+            self.reports.append(self.rollout)
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_get("/status", status)
+        app.router.add_post("/step", step)
+        app.router.add_get("/documents", documents)
+        app.router.add_post("/apply", apply)
+        app.router.add_put("/rollout", rollout)
+        return app
+
+    def prometheus_app(self) -> web.Application:
+        async def query(request: web.Request) -> web.Response:
+            promql = str((await request.post()).get("query", ""))
+            if "histogram_quantile" in promql:
+                value = 40.0
+            elif 'response_code!~"5.."' in promql:
+                value = self.success
+            elif "connection_security_policy" in promql or "group_left" in promql:
+                value = 1.0
+            else:
+                value = 10.0
+            labels = {"destination_service_name": "voting-app", "destination_version": "2.0"}
+            result = [{"metric": labels, "value": [time.time(), str(value)]}]
+            return web.json_response(
+                {"status": "success", "data": {"resultType": "vector", "result": result}}
+            )
+
+        async def query_range(request: web.Request) -> web.Response:
+            return web.json_response(
+                {"status": "success", "data": {"resultType": "matrix", "result": []}}
+            )
+
+        app = web.Application()
+        app.router.add_post("/api/v1/query", query)
+        app.router.add_post("/api/v1/query_range", query_range)
+        return app
+
+
+@pytest.fixture
+async def fake_system(aiohttp_server: ServerFactory, tmp_path: Path) -> FakeLocalSystem:
+    system = FakeLocalSystem(tmp_path)
+    control = await aiohttp_server(system.control_app())
+    prometheus = await aiohttp_server(system.prometheus_app())
+    system.prometheus_url = str(prometheus.make_url("")).rstrip("/")
+    (tmp_path / "control.json").write_text(json.dumps({"pid": 0, "port": control.port}))
+    return system
+
+
+def quick(**changes: Any) -> RolloutSpec:
+    """A rollout that judges every 0.2 s (the fake Prometheus answers at once)."""
+    return replace(
+        RolloutSpec(weights=(50, 100), interval=0.2, min_requests=1, max_inconclusive=2),
+        **changes,
+    )
+
+
+def messages(app: ObserverApp) -> list[str]:
+    return app.query_one(EventLog).messages
+
+
+# ---------------------------------------------------------------- the rollout key
+class TestRolloutKey:
+    async def test_the_rollout_key_asks_first_and_cancelling_starts_nothing(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        app = ObserverApp(LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R")
+            assert isinstance(app.screen, ConfirmRollout)
+            await pilot.press("n")
+            await pilot.pause(0.5)
+            assert fake_system.reports == [] and not app.rollout_running
+
+    async def test_a_confirmed_rollout_runs_promotes_and_logs_its_events(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        app = ObserverApp(LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R", "y")
+            await wait_for(
+                pilot, lambda: "✓ promoted" in panel(app), timeout=10, what="promoted on the panel"
+            )
+            assert [r["weight"] for r in fake_system.reports if r["state"] == "running"][:1] == [50]
+            assert fake_system.steps == [5]  # finalize
+            log = messages(app)
+            assert "rollout started from the dashboard" in log
+            assert any(m.startswith("[rollout] weight 50% to v2-0") for m in log), log
+            assert any(m.startswith("rollout promoted: every gate passed") for m in log), log
+            assert "50% ✓ → 100% ✓" in panel(app)
+
+    async def test_a_second_press_while_a_rollout_runs_says_so(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        app = RecordingApp(
+            LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick(interval=30)
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R", "y")
+            await wait_for(pilot, lambda: "weight 50%" in panel(app), what="running at 50%")
+            await pilot.press("R")
+            assert not isinstance(app.screen, ConfirmRollout)
+            assert app.notes[-1] == "a rollout is already running (weight 50%)"
+
+    async def test_quitting_rolls_back_the_rollout_it_started_then_quits(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        app = ObserverApp(
+            LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick(interval=30)
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R", "y")
+            await wait_for(pilot, lambda: fake_system.reports != [], what="first report")
+            await pilot.press("q")
+            await wait_for(pilot, lambda: not app.is_running, what="quit after the rollback")
+        assert fake_system.steps == [3]  # lock-down: all traffic back on 1.x
+        assert fake_system.rollout is not None
+        assert fake_system.rollout["state"] == "aborted"
+        assert fake_system.rollout["reason"] == "rollout cancelled"
+
+    async def test_a_failing_gate_rolls_back_and_the_panel_says_why(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        fake_system.success = 0.8
+        app = ObserverApp(LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R", "y")
+            await wait_for(
+                pilot, lambda: "↩ rolled back" in panel(app), timeout=10, what="rolled back"
+            )
+            text = panel(app)
+            assert "reason: gate failed at weight 50%: success-rate 0.8" in text
+            assert "80.0% ≥ 99%      ✗ fail" in text
+            assert any("rolled back" in m for m in messages(app))
+
+    async def test_a_rollout_that_cannot_start_is_logged_and_the_app_keeps_running(
+        self, tmp_path: Path
+    ) -> None:
+        app = ObserverApp(LocalSource(tmp_path / "nothing"), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("R", "y")
+            await wait_for(
+                pilot,
+                lambda: any(m.startswith("rollout failed: no local system") for m in messages(app)),
+                what="the failure in the event log",
+            )
+            assert app.is_running and not app.rollout_running
+
+    async def test_on_the_cluster_source_the_key_points_to_voting_rollout_context(self) -> None:
+        app = RecordingApp(RolloutSource(None, kind="cluster"), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("R")
+            assert not isinstance(app.screen, ConfirmRollout)
+            assert app.notes == [CLUSTER_ROLLOUT]
+            assert "use `voting rollout --context`" in CLUSTER_ROLLOUT
+
+    async def test_observe_once_json_includes_the_rollout_block(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        fake_system.rollout = ROLLOUT_RUNNING
+        done = await asyncio.create_subprocess_exec(
+            *VOTING,
+            "observe",
+            "--once",
+            "--json",
+            "--state-dir",
+            str(fake_system.state_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+        )
+        out, err = await asyncio.wait_for(done.communicate(), 60)
+        assert done.returncode == 0, err.decode()
+        block = json.loads(out)["rollout"]
+        assert block["state"] == "running" and block["weight"] == 25
+        assert block["gates"] == ROLLOUT_RUNNING["gates"]
+        assert [h["weight"] for h in block["history"]] == [10, 25]
+
+
+# ---------------------------------------------------------------- against a real local system
+# Ports of this module's own `voting up` (kept apart from the session's system in conftest).
+E2E_PORTS = {"port": 18310, "control": 18311, "prometheus": 18312, "base": 23400}
+
+
+@pytest.fixture(scope="module")
+def rollout_system() -> Iterator[Path]:
+    """A real `voting up --detach` at the canary step with telemetry, always `voting down`."""
+    if shutil.which("prometheus") is None:
+        pytest.skip("no prometheus on PATH: a rollout needs telemetry")
+    state_dir = Path(tempfile.mkdtemp(prefix="obs-rollout-state-"))
+    database = f"voting_obs_rollout_{uuid.uuid4().hex[:8]}"
+    argv = [
+        *VOTING,
+        "up",
+        "--detach",
+        "--step",
+        "canary",
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        str(E2E_PORTS["port"]),
+        "--control-port",
+        str(E2E_PORTS["control"]),
+        "--prometheus-port",
+        str(E2E_PORTS["prometheus"]),
+        "--base-port",
+        str(E2E_PORTS["base"]),
+        "--mysql-database",
+        database,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env, cwd=REPO)
+        if done.returncode != 0:
+            pytest.fail(f"voting up failed: {done.stdout}\n{done.stderr}")
+        yield state_dir
+    finally:
+        subprocess.run(
+            [*VOTING, "down", "--state-dir", str(state_dir)], capture_output=True, timeout=60
+        )
+        subprocess.run(
+            ["mysql", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{database}`"],
+            capture_output=True,
+            timeout=30,
+        )
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.mark.e2e
+class TestRolloutOnTheLocalSystem:
+    async def test_the_rollout_key_with_demo_traffic_moves_the_weight_on_the_panel(
+        self, rollout_system: Path
+    ) -> None:
+        spec = RolloutSpec(weights=(10, 50, 100), interval=5.0, min_requests=5, max_inconclusive=3)
+        source = LocalSource(rollout_system, window="5s")
+        app = ObserverApp(source, refresh_s=0.5, rollout_spec=spec)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_for(pilot, lambda: app.state is not None, 10, "first state")
+                await pilot.press("t")  # demo traffic: 10 req/s, a quarter with the cookie
+                await pilot.press("R")
+                assert isinstance(app.screen, ConfirmRollout)
+                await pilot.press("y")
+                await wait_for(pilot, lambda: "weight 10%" in panel(app), 15, "weight 10%")
+                await wait_for(pilot, lambda: "weight 50%" in panel(app), 30, "weight 50%")
+                text = panel(app)
+                assert "10% ✓ → 50% ● → 100%" in text
+                assert "  10%  ✓✓✓✓  pass" in text
+                assert any(m.startswith("[rollout] weight 50%") for m in messages(app))
+                await pilot.press("q")  # rolls the canary back before quitting
+                await wait_for(pilot, lambda: not app.is_running, 60, "rolled back and quit")
+        finally:
+            await source.aclose()
+        status = json.loads(
+            subprocess.run(
+                [*VOTING, "status", "--json", "--state-dir", str(rollout_system)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+        )
+        assert status["rollout"]["state"] == "aborted"
+        assert status["step"]["name"] == "lock-down"
