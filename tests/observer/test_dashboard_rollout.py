@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -401,8 +402,10 @@ class TestRolloutKey:
 
 
 # ---------------------------------------------------------------- against a real local system
-# Ports of this module's own `voting up` (kept apart from the session's system in conftest).
+# Ports of this module's own `voting up` (kept apart from the session's system in conftest),
+# and a Redis database of its own (tests/e2e use 9-14), emptied of its votes afterwards.
 E2E_PORTS = {"port": 18310, "control": 18311, "prometheus": 18312, "base": 23400}
+E2E_REDIS_DB = 8
 
 
 @pytest.fixture(scope="module")
@@ -430,6 +433,8 @@ def rollout_system() -> Iterator[Path]:
         str(E2E_PORTS["base"]),
         "--mysql-database",
         database,
+        "--redis-url",
+        f"redis://127.0.0.1:6379/{E2E_REDIS_DB}",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
@@ -446,6 +451,11 @@ def rollout_system() -> Iterator[Path]:
             capture_output=True,
             timeout=30,
         )
+        client = redis.Redis(host="127.0.0.1", port=6379, db=E2E_REDIS_DB)
+        keys = list(client.scan_iter(match="voting:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
