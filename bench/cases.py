@@ -30,6 +30,7 @@ from bench.report import Report, Row, at_least, at_most
 ORIGINAL_GET_RPS = 690  # the original's lower figure for 1.0 GET / (no mesh), 2 cores
 ORIGINAL_VOTE_RPS = 3750  # the original's POST / (acknowledged before the INCR completed)
 RATE = 200.0  # the fixed, moderate rate
+LOW_RATE = 50.0  # a rate the mesh holds on a busy 2-core machine: latency without queueing
 GET_HOPS = 6  # Envoys a page crosses: ingress, app in/out, analytics in/out, storage in
 VOTE_HOPS = 4  # Envoys a vote crosses: ingress, app in/out, storage in
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -82,6 +83,7 @@ class PathFigures:
     rate: load.LoadResult
     saturation: load.LoadResult
     cpu_ms: float  # CPU of every process on the path per request, at saturation
+    low: load.LoadResult  # open loop at LOW_RATE
 
     @property
     def idle_machine_rps(self) -> float:
@@ -95,13 +97,14 @@ def _measure(ctx: Context, url: str, pids: list[int], vote: bool) -> PathFigures
     d = ctx.durations
     form = "vote=Cats" if vote else None
     load.wrk(url, duration=d.warmup, post_form=form)
-    rate = load.open_loop(
-        url, rate=RATE, duration=d.rate, post_form={"vote": "Cats"} if vote else None
-    )
+    vote_form = {"vote": "Cats"} if vote else None
+    low = load.open_loop(url, rate=LOW_RATE, duration=d.rate, post_form=vote_form)
+    rate = load.open_loop(url, rate=RATE, duration=d.rate, post_form=vote_form)
+    time.sleep(1)  # let a backlog from an overloaded rate drain before measuring capacity
     before = total_cpu(pids)
     saturation = load.wrk(url, duration=d.saturate, post_form=form)
     cpu = total_cpu(pids) - before
-    return PathFigures(rate, saturation, cpu * 1000 / max(saturation.requests, 1))
+    return PathFigures(rate, saturation, cpu * 1000 / max(saturation.requests, 1), low)
 
 
 # ---------------------------------------------------------------------- 1. mesh cost
@@ -198,6 +201,27 @@ def mesh_cost(ctx: Context) -> None:
                     note=f"open loop: p50 {r.p50_ms:.1f} ms, held {r.rps:.0f} req/s, {r.errors} errors of {r.requests}",
                 )
             )
+        for name, fig in (("direct", direct), ("mesh", mesh)):
+            r = fig.low
+            report.add(
+                Row(
+                    case,
+                    f"{kind} {name} p99 at {LOW_RATE:.0f} req/s",
+                    r.p99_ms,
+                    "ms",
+                    note=f"open loop: p50 {r.p50_ms:.1f} ms, held {r.rps:.0f} req/s, {r.errors} errors of {r.requests}",
+                )
+            )
+        low_added = (mesh.low.p99_ms - direct.low.p99_ms) / hops
+        report.add(
+            Row(
+                case,
+                f"{kind} added p99 per hop at {LOW_RATE:.0f} req/s",
+                low_added,
+                "ms",
+                note=f"context for the goal below: (mesh p99 - direct p99) / {hops} Envoy hops",
+            )
+        )
         added = (mesh.rate.p99_ms - direct.rate.p99_ms) / hops
         report.add(
             Row(

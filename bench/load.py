@@ -10,6 +10,7 @@ omission, as wrk2 does it).
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import resource
 import shutil
@@ -128,7 +129,7 @@ def percentile(sorted_values: list[float], share: float) -> float:
     """Nearest-rank percentile of an already sorted list."""
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values) + 0.5) - 1))
+    index = min(len(sorted_values) - 1, max(0, math.ceil(share * len(sorted_values)) - 1))
     return sorted_values[index]
 
 
