@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from mesh.local.resources import Workload
 
@@ -43,12 +44,26 @@ class IngressGateway:
     name: str = INGRESS_WORKLOAD
 
 
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default 32768-60999)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 class PortAllocator:
-    """Hands out free loopback ports from a base upwards, never the same one twice."""
+    """Hands out free loopback ports from a base upwards, never the same one twice.
+
+    Ports in the ephemeral range are skipped: a port free now could be taken as the local
+    port of some outgoing connection before the pod restarts on it.
+    """
 
     def __init__(self, base: int) -> None:
         self._next = base
         self._taken: set[int] = set()
+        self._ephemeral = ephemeral_range()
 
     def reserve(self, port: int) -> None:
         self._taken.add(port)
@@ -57,6 +72,10 @@ class PortAllocator:
         while True:
             port = self._next
             self._next += 1
+            low, high = self._ephemeral
+            if low <= port <= high:
+                self._next = high + 1
+                continue
             if port in self._taken or port > 65535:
                 if port > 65535:
                     raise RuntimeError("no free loopback port left")

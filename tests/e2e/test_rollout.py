@@ -86,7 +86,8 @@ def test_a_healthy_canary_is_promoted_through_every_weight(system: LocalSystem) 
     system.step("canary")
     outcome, sent = run_rollout(system, FAST, rate=20)
     assert outcome.state == PROMOTED, outcome.reason
-    assert [h["weight"] for h in outcome.history] == [10, 25, 50, 100]
+    judged = [h["weight"] for h in outcome.history]  # an inconclusive interval repeats a weight
+    assert sorted(set(judged)) == [10, 25, 50, 100] and judged == sorted(judged), judged
     status = system.status()
     assert status["step"]["name"] == "finalize"
     assert status["rollout"]["state"] == PROMOTED
