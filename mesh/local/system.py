@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,10 +297,38 @@ class LocalMesh:
         # 5. pods this step no longer has
         if removed:
             await asyncio.sleep(0.5)  # let requests already routed to them finish
-            await asyncio.gather(*(self._stop_pod(rt) for rt in removed.values()))
+            await self._drain(list(removed.values()))
+            # Callers before callees: an old app pod still finishing a vote needs the old
+            # storage pod until it has answered (stopping them together lost a vote to 503).
+            for tier in _callers_first(removed.values()):
+                await asyncio.gather(*(self._stop_pod(rt) for rt in tier))
             for name in removed:
                 del self.pods[name]
             self.event(f"stopped {len(removed)} pod(s): {', '.join(sorted(removed))}")
+
+    async def _drain(self, runtimes: list[PodRuntime], timeout: float = 5.0) -> None:
+        """Wait until no request is in flight through these pods' sidecars (at most `timeout`).
+
+        A fixed pause is not enough on a loaded machine, where one request can take longer.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            active = await asyncio.gather(*(self._in_flight(rt) for rt in runtimes))
+            if not any(active):
+                return
+            await asyncio.sleep(0.1)
+
+    async def _in_flight(self, runtime: PodRuntime) -> int:
+        url = (
+            f"http://127.0.0.1:{runtime.pod.admin_port}/stats?format=json"
+            "&filter=http\\.inbound_.*\\.downstream_rq_active$"
+        )
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as response:
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return 0  # its Envoy is gone: nothing in flight through it
+        return sum(int(s.get("value", 0)) for s in data.get("stats", []))
 
     async def _push_all(
         self, proxies: list[tuple[EnvoyProxy, ProxyConfig]], kinds: tuple[str, ...]
@@ -547,6 +575,18 @@ def _check_inotify_limit(event: Callable[[str], None]) -> None:
             f"warning: fs.inotify.max_user_instances is {limit}; Envoys crash when it runs out "
             "(raise it: sysctl -w fs.inotify.max_user_instances=8192, or run scripts/setup.sh as root)"
         )
+
+
+_CALL_ORDER = {"vote": 0, "results": 1, "storage": 2}
+
+
+def _callers_first(runtimes: Iterable[PodRuntime]) -> list[list[PodRuntime]]:
+    """Pods grouped by their place in the call chain: vote, then results, then storage."""
+    tiers: dict[int, list[PodRuntime]] = {}
+    for runtime in runtimes:
+        tier = _CALL_ORDER.get(runtime.pod.workload.function or "", len(_CALL_ORDER))
+        tiers.setdefault(tier, []).append(runtime)
+    return [tiers[tier] for tier in sorted(tiers)]
 
 
 def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
