@@ -144,7 +144,6 @@ async def _open_loop(
     total = max(1, round(rate * duration))
     latencies: list[float] = []
     errors = 0
-    loop = asyncio.get_running_loop()
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     connector = aiohttp.TCPConnector(limit=max_in_flight)
     gate = asyncio.Semaphore(max_in_flight)
@@ -166,18 +165,18 @@ async def _open_loop(
             except (aiohttp.ClientError, TimeoutError, OSError):
                 errors += 1
                 return
-            latencies.append((loop.time() - scheduled) * 1000)
+            latencies.append((time.perf_counter() - scheduled) * 1000)
 
-        start = loop.time() + 0.05
+        start = time.perf_counter() + 0.05  # uvloop's loop.time() ticks in whole ms
         tasks = []
         for i in range(total):
             scheduled = start + i / rate
-            delay = scheduled - loop.time()
+            delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(scheduled)))
         await asyncio.gather(*tasks)
-        elapsed = loop.time() - start
+        elapsed = time.perf_counter() - start
     latencies.sort()
     return LoadResult(
         requests=total,
