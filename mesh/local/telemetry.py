@@ -184,19 +184,19 @@ class Prometheus:
 
     def set_targets(self, pods: list[Any], ingress_admin_port: int | None) -> None:
         """Rewrite the targets (atomically): every sidecar, the gateway, every function."""
-        envoys = [
-            {
-                "targets": [f"127.0.0.1:{pod.admin_port}"],
-                "labels": {
-                    "pod": pod.name,
-                    "workload": pod.workload.name,
-                    "app": pod.workload.app,
-                    "version": pod.workload.version,
-                    "namespace": "voting",
-                },
+
+        def target(port: int, pod: Any) -> dict[str, Any]:
+            workload = pod.workload
+            labels = {
+                "pod": pod.name,
+                "workload": workload.name,
+                "app": workload.app,
+                "version": workload.version,
+                "namespace": "voting",
             }
-            for pod in pods
-        ]
+            return {"targets": [f"127.0.0.1:{port}"], "labels": labels}
+
+        envoys = [target(pod.admin_port, pod) for pod in pods]
         if ingress_admin_port:
             envoys.append(
                 {
@@ -210,19 +210,7 @@ class Prometheus:
                     },
                 }
             )
-        functions = [
-            {
-                "targets": [f"127.0.0.1:{pod.app_port}"],
-                "labels": {
-                    "pod": pod.name,
-                    "workload": pod.workload.name,
-                    "app": pod.workload.app,
-                    "version": pod.workload.version,
-                    "namespace": "voting",
-                },
-            }
-            for pod in pods
-        ]
+        functions = [target(pod.app_port, pod) for pod in pods]
         for name, targets in (
             ("targets-envoy.json", envoys),
             ("targets-functions.json", functions),
