@@ -190,6 +190,15 @@ def mesh_cost(ctx: Context) -> None:
                     note="user+system CPU of every process on the path (not wrk)",
                 )
             )
+            report.add(
+                Row(
+                    case,
+                    f"{kind} {name} projected on idle cores",
+                    fig.idle_machine_rps,
+                    "req/s",
+                    note="cores / (CPU per request of the path + of wrk): the rate if nothing else ran",
+                )
+            )
         for name, fig in (("direct", direct), ("mesh", mesh)):
             r = fig.rate
             report.add(
