@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -426,7 +427,8 @@ def _drop_databases(names: list[str]) -> None:
         finally:
             conn.close()
 
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Can't drop database ...": never created, fine
         asyncio.run(drop())
 
 
