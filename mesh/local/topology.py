@@ -57,13 +57,16 @@ class PortAllocator:
     """Hands out free loopback ports from a base upwards, never the same one twice.
 
     Ports in the ephemeral range are skipped: a port free now could be taken as the local
-    port of some outgoing connection before the pod restarts on it.
+    port of some outgoing connection before the pod restarts on it. A base chosen inside
+    that range is taken as a deliberate choice (e.g. tests confined to a port range) and
+    honoured: ports are then handed out from it upwards like any other.
     """
 
     def __init__(self, base: int) -> None:
         self._next = base
         self._taken: set[int] = set()
-        self._ephemeral = ephemeral_range()
+        low, high = ephemeral_range()
+        self._ephemeral = (0, -1) if low <= base <= high else (low, high)
 
     def reserve(self, port: int) -> None:
         self._taken.add(port)
