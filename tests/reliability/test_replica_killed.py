@@ -38,6 +38,7 @@ def test_killing_one_of_three_app_replicas_fails_under_half_a_percent(mesh: Mesh
 
     outcomes = [o for _, o in load.votes] + load.page_outcomes
     failed = [o for o in outcomes if o.status not in (200, 303)]
+    print(f"replica killed: {len(failed)} failed of {len(outcomes)} requests")
     assert len(outcomes) >= 300
     assert len(failed) / len(outcomes) < 0.005, [(o.status, o.error) for o in failed]
     assert mesh.redis_counts().get("Cats", 0) == len(load.acknowledged())
