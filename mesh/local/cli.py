@@ -198,11 +198,12 @@ async def _run_up(args: argparse.Namespace) -> int:
     runner = web.AppRunner(control_app(mesh, stop), access_log=None)
     await runner.setup()
     try:
-        for port, what in ((args.control_port, "control"), (args.port, "ingress")):
+        ports = [(args.control_port, "--control-port"), (args.port, "--port")]
+        if not args.no_telemetry:
+            ports.append((args.prometheus_port, "--prometheus-port"))
+        for port, flag in ports:
             if not port_is_free(port):
-                raise MeshError(
-                    f"the {what} port {port} is in use (choose another with --{'control-' if what == 'control' else ''}port)"
-                )
+                raise MeshError(f"port {port} is in use: choose another with {flag}")
         await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
         await mesh.start(args.step)
         write_control_file(args.state_dir, args.control_port)
