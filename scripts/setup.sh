@@ -11,6 +11,7 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
 if ((${#need_apt[@]})); then
