@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -212,8 +213,8 @@ def start_local_system(
     return system
 
 
-def stop_local_system(system: LocalSystem) -> None:
-    """Stop `voting up` like Ctrl-C would; kill anything left; delete only our data."""
+def stop_processes(system: LocalSystem) -> list[int]:
+    """Stop `voting up` like Ctrl-C would, then kill whatever of it survived (returned)."""
     if system.process.poll() is None:
         system.process.send_signal(signal.SIGINT)
         try:
@@ -225,6 +226,12 @@ def stop_local_system(system: LocalSystem) -> None:
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    return leftovers
+
+
+def stop_local_system(system: LocalSystem) -> None:
+    """Stop `voting up` and everything it started; delete only the data it created."""
+    leftovers = stop_processes(system)
     client = redis.Redis(host="127.0.0.1", port=6379, db=system.redis_db)
     keys = list(client.scan_iter(match="voting:*", count=1000))
     if keys:
@@ -273,3 +280,13 @@ class SteadyLoad(threading.Thread):
         self._halt.set()
         self.join(10)
         return self.outcomes
+
+
+def plaintext_answers(port: int) -> bool:
+    """True when an HTTP request without TLS gets an HTTP answer from a sidecar."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False

@@ -24,6 +24,7 @@ from tests.e2e.local_system import (
     SteadyLoad,
     module_ports_base,
     our_processes,
+    plaintext_answers,
     start_local_system,
     stop_local_system,
 )
@@ -42,16 +43,6 @@ def sidecar_ports(system: LocalSystem, app: str | None = None) -> list[int]:
         if app is None or workload["app"] == app
         for pod in workload["pods"]
     ]
-
-
-def plaintext_answers(port: int) -> bool:
-    """True when an HTTP request without TLS gets an HTTP answer."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return sock.recv(16).startswith(b"HTTP/")
-    except OSError:
-        return False
 
 
 def mtls_status(system: LocalSystem, port: int, service_account: str) -> int:

@@ -9,10 +9,6 @@ without touching the machine's shared servers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.local_system import LocalSystem, our_processes, start_local_system
+from tests.e2e.local_system import LocalSystem, start_local_system, stop_processes
 from tests.reliability.servers import (
     PrivateMariaDB,
     PrivateServer,
@@ -142,17 +138,7 @@ def stop_private_system(system: LocalSystem) -> None:
     Unlike tests/e2e's stop, nothing is deleted from the shared Redis or MariaDB: this
     system never wrote there (its data lives in the private servers, removed with them).
     """
-    if system.process.poll() is None:
-        system.process.send_signal(signal.SIGINT)
-        try:
-            system.process.wait(30)
-        except subprocess.TimeoutExpired:
-            system.process.kill()
-            system.process.wait()
-    leftovers = our_processes(system.state_dir)
-    for pid in leftovers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    leftovers = stop_processes(system)
     assert not leftovers, f"processes survived `voting up`'s shutdown: {leftovers}"
 
 

@@ -12,22 +12,13 @@ import urllib.request
 import pytest
 
 from mesh.local.ca import LocalCA
+from tests.e2e.local_system import plaintext_answers
 from tests.reliability.conftest import Mesh, logs_text
 from tests.reliability.traffic import COOKIE_ON, reset
 
 pytestmark = pytest.mark.e2e
 
 DEMO_SECRET = "demo-only-not-a-secret"  # the Secret's placeholder in mesh/k8s
-
-
-def plaintext_answers(port: int) -> bool:
-    """True when an HTTP request without TLS gets an HTTP answer."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return sock.recv(16).startswith(b"HTTP/")
-    except OSError:
-        return False
 
 
 def mtls_status(mesh: Mesh, port: int, service_account: str, path: str) -> int:
