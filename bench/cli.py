@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--port-base",
         type=int,
-        default=46000,
-        help="first port the bench may use; it uses up to 1000 from there (default 46000)",
+        default=16000,
+        help="first port the bench may use; it uses up to 1000 from there (default 16000, below the ephemeral range)",
     )
     parser.add_argument(
         "--json",

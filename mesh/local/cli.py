@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -248,23 +249,33 @@ def cmd_down(args: argparse.Namespace) -> int:
 
     client = ControlClient(args.state_dir)
     try:
+        supervisor = int(json.loads((args.state_dir / "control.json").read_text())["pid"])
         asyncio.run(client.shutdown())
-    except NotRunning:
+    except (NotRunning, OSError, ValueError, KeyError):
         killed = PidRegistry.kill_leftovers(args.state_dir / "pids.json")
         print(f"not running; cleaned up {killed} leftover process(es)" if killed else "not running")
         return 0
     deadline = time.monotonic() + 30
-    while (args.state_dir / "control.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    while (args.state_dir / "pids.json").exists() and time.monotonic() < deadline:
-        try:
-            if json.loads((args.state_dir / "pids.json").read_text()) == {}:
-                break
-        except ValueError:
-            pass
-        time.sleep(0.2)
+    while _alive(supervisor) and time.monotonic() < deadline:  # it exits after its children
+        time.sleep(0.1)
+    if _alive(supervisor):
+        return _fail(f"`voting up` (pid {supervisor}) did not stop within 30 s")
     print("stopped")
     return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (exited, not yet reaped by its parent) counts as stopped
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- step / status / tls-check

@@ -26,7 +26,7 @@ from tests.reliability.servers import (
     private_redis,
 )
 
-MESH_BASE = 47000  # `voting up` takes ports 47001.. (ingress, prometheus, control, pods)
+MESH_BASE = 12000  # `voting up` takes ports 12001.. (ingress, prometheus, control, pods), below the ephemeral range
 
 
 @dataclass

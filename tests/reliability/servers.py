@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 # Ports for everything the reliability tests start (the range this suite may use).
-PORTS = range(47000, 50000)
+PORTS = range(14000, 16000)  # below the kernel ephemeral range (32768+)
 
 
 def port_is_free(port: int) -> bool:
