@@ -90,7 +90,7 @@ class Mesh:
 @pytest.fixture(scope="session")
 def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
     directory = tmp_path_factory.mktemp("backends")
-    redis_server = private_redis(directory / "redis", free_ports(1, 47800))
+    redis_server = private_redis(directory / "redis", free_ports(1, 14800))
     mariadb = private_mariadb(directory / "mariadb", free_ports(1, redis_server.port + 1))
     redis_server.start()
     try:

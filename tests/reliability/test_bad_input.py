@@ -85,7 +85,7 @@ def _start(
 @pytest.fixture(scope="module")
 def stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("fuzz-logs")
-    base = free_ports(4, 48500)
+    base = free_ports(4, 15500)
     db = backends.mariadb
     mysql_env = {
         "MYSQL_HOST": "127.0.0.1",
