@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from mesh.local.envoy_config import ProxyConfig
+from mesh.local.envoy import ProxyConfig
 from mesh.local.errors import ConfigRejected, MeshError
 
 KINDS = ("cds", "lds", "rds")
@@ -78,7 +78,7 @@ class EnvoyProxy:
                 }
             },
             "dynamic_resources": {"lds_config": source("lds"), "cds_config": source("cds")},
-            # internal listeners answer injected aborts without a port (envoy_config.abort_cluster)
+            # internal listeners answer injected aborts without a port (mesh.local.envoy.faults.abort_cluster)
             "bootstrap_extensions": [
                 {
                     "name": "envoy.bootstrap.internal_listener",

@@ -1,8 +1,7 @@
-"""Errors of the local mesh.
+"""Errors of the local mesh (the whole tree is drawn in mesh.errors).
 
-MeshError                  base: every message names the resource or process concerned
-├── UnsupportedField       a resource uses a field the local mesh does not honour
-├── InvalidResource        a resource is malformed or refers to something missing
+MeshError (mesh.errors)
+├── InvalidResource, UnsupportedField, UnsupportedKind   (mesh.model.errors, re-exported)
 ├── BackendUnavailable     no Redis/MariaDB reachable and none can be started
 ├── ConfigRejected         an Envoy refused a configuration update (old one keeps serving)
 └── NotRunning             no local system is running (for step/status/down)
@@ -10,22 +9,18 @@ MeshError                  base: every message names the resource or process con
 
 from __future__ import annotations
 
+from mesh.errors import MeshError
+from mesh.model.errors import InvalidResource, UnsupportedField, UnsupportedKind
 
-class MeshError(Exception):
-    """Base class: a failure of the local mesh with a message fit for the user."""
-
-
-class UnsupportedField(MeshError):
-    """A resource field the local mesh would otherwise silently ignore."""
-
-    def __init__(self, resource: str, path: str) -> None:
-        super().__init__(f"{resource}: unsupported field {path}")
-        self.resource = resource
-        self.path = path
-
-
-class InvalidResource(MeshError):
-    """A resource that is malformed or names something that does not exist."""
+__all__ = [
+    "BackendUnavailable",
+    "ConfigRejected",
+    "InvalidResource",
+    "MeshError",
+    "NotRunning",
+    "UnsupportedField",
+    "UnsupportedKind",
+]
 
 
 class BackendUnavailable(MeshError):

@@ -28,19 +28,10 @@ import aiohttp
 
 from mesh.local import backends as backends_mod
 from mesh.local.ca import LocalCA
-from mesh.local.envoy_config import (
-    MeshView,
-    ProxyConfig,
-    client_tls_mode,
-    compile_ingress,
-    compile_sidecar,
-    effective_mtls_mode,
-    peer_authentication_name,
-)
+from mesh.local.envoy import MeshView, ProxyConfig, compile_ingress, compile_sidecar
 from mesh.local.envoy_proxy import EnvoyProxy, envoy_binary
 from mesh.local.errors import MeshError
 from mesh.local.process import ManagedProcess, PidRegistry, pss_of
-from mesh.local.resources import MeshResources, Workload, parse_resources
 from mesh.local.telemetry import Prometheus, prometheus_binary
 from mesh.local.topology import (
     INGRESS_NAMESPACE,
@@ -49,6 +40,8 @@ from mesh.local.topology import (
     Pod,
     PortAllocator,
 )
+from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
+from mesh.model.resources import MeshResources, Workload, parse_resources
 from mesh.steps import Step, StepError, render_step, resolve_step
 
 log = logging.getLogger("voting.mesh")
@@ -510,7 +503,6 @@ class LocalMesh:
                 }
             )
         services = []
-        view = MeshView(resources, pods, {}, self.options.auto_mtls)
         for service in resources.services:
             if service.name not in {w.app for w in resources.mesh_workloads()}:
                 continue
@@ -524,7 +516,13 @@ class LocalMesh:
                     "name": service.name,
                     "peer_authentication": "/".join(modes),
                     "authn_policy": peer_authentication_name(resources, dict(service.selector)),
-                    "client_tls": client_tls_mode(view, service.name, None, endpoints),
+                    "client_tls": client_tls_mode(
+                        resources,
+                        service.name,
+                        None,
+                        [p.labels for p in endpoints],
+                        self.options.auto_mtls,
+                    ),
                     "destination_rule": f"{rule.name}/{resources.namespace}" if rule else "-",
                     "routes": describe_routes(resources, service.name),
                 }
@@ -600,7 +598,7 @@ def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
 
 def describe_routes(resources: MeshResources, service: str) -> list[dict[str, Any]]:
     """Human-readable routes for a service: which match sends traffic to which version."""
-    from mesh.local.resources import short_host
+    from mesh.model.resources import short_host
 
     routes: list[dict[str, Any]] = []
     for vs in resources.virtual_services:

@@ -2,7 +2,7 @@
 
 Istio's sidecars export `istio_requests_total` and `istio_request_duration_milliseconds` from
 their own stats filter. Plain Envoy has cluster stats instead; the compiler names clusters so
-that each carries the other side of the request (see envoy_config's module docstring), and the
+that each carries the other side of the request (see mesh.local.envoy.common's docstring), and the
 relabelling below turns them into Istio's series and labels:
 
   outbound_<port>_<subset>_<service>_v<version>  →  reporter="source", destination_* from the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh.local.resources import parse_resources
+from mesh.model.resources import parse_resources
 
 
 def test_the_local_mesh_accepts_every_rendered_step(objs):

@@ -114,9 +114,9 @@ async def test_routes_and_mtls_read_like_the_local_mesh_reads_them_fake_kubernet
     router: KubernetesRouter, step
 ) -> None:
     """The same objects, read back from the API, mean what the local mesh's parser says."""
-    from mesh.local import envoy_config
-    from mesh.local.resources import parse_resources
     from mesh.local.system import describe_routes
+    from mesh.model.policy import effective_mtls_mode, peer_authentication_name
+    from mesh.model.resources import parse_resources
 
     status = await router.apply_step(step)
     local = parse_resources(rendered(step))
@@ -127,9 +127,9 @@ async def test_routes_and_mtls_read_like_the_local_mesh_reads_them_fake_kubernet
             continue  # the local mesh reports function services only
         assert service["routes"] == describe_routes(local, name), name
         selector = dict(local.service(name).selector)
-        assert service["authn_policy"] == envoy_config.peer_authentication_name(local, selector)
+        assert service["authn_policy"] == peer_authentication_name(local, selector)
         labels = [dict(w.labels) for w in local.mesh_workloads() if w.app == name]
-        modes = sorted({envoy_config.effective_mtls_mode(local, x) for x in labels})
+        modes = sorted({effective_mtls_mode(local, x) for x in labels})
         assert service["peer_authentication"] == "/".join(modes), name
         rule = local.destination_rule(name)
         assert service["destination_rule"] == (f"{rule.name}/voting" if rule else "-")

@@ -9,16 +9,11 @@ from typing import Any
 import pytest
 
 from mesh.local.ca import LocalCA
-from mesh.local.envoy_config import (
-    MeshView,
-    client_tls_mode,
-    compile_ingress,
-    compile_sidecar,
-    effective_mtls_mode,
-)
+from mesh.local.envoy import MeshView, compile_ingress, compile_sidecar
 from mesh.local.errors import InvalidResource, UnsupportedField
-from mesh.local.resources import MeshResources, parse_resources
 from mesh.local.topology import IngressGateway, Pod
+from mesh.model.policy import client_tls_mode, effective_mtls_mode
+from mesh.model.resources import MeshResources, parse_resources
 from mesh.steps import render_step
 
 
@@ -215,17 +210,12 @@ class TestMutualTLS:
 
     def test_auto_mtls_sends_mutual_tls_before_any_destination_rule(self, rendered, ca) -> None:
         resources = parse_resources(rendered["deploy"])
+        labels = [p.labels for p in make_view(resources, ca).pods]
+        assert client_tls_mode(resources, "voting-analytics", None, labels) == "ISTIO_MUTUAL"
         assert (
-            client_tls_mode(
-                make_view(resources, ca),
-                "voting-analytics",
-                None,
-                list(make_view(resources, ca).pods),
-            )
-            == "ISTIO_MUTUAL"
+            client_tls_mode(resources, "voting-analytics", None, labels, auto_mtls=False)
+            == "DISABLE"
         )
-        legacy = make_view(resources, ca, auto_mtls=False)
-        assert client_tls_mode(legacy, "voting-analytics", None, list(legacy.pods)) == "DISABLE"
 
     def test_destination_rule_istio_mutual_verifies_the_server_spiffe_identity(
         self, rendered, ca

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.local.errors import InvalidResource, UnsupportedField
+from mesh.model.errors import InvalidResource, UnsupportedField
 
 APP_FUNCTIONS = {"voting-app": "vote", "voting-analytics": "results", "voting-storage": "storage"}
 """Deployments the local mesh runs as function processes, by their `app` label."""

@@ -1,0 +1,131 @@
+"""Inbound: a sidecar's listener, its filter chains following the PeerAuthentication in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mesh.local.envoy.common import (
+    LOCAL_REPLY_HEADER,
+    SOURCE_HEADER,
+    T_DOWNSTREAM_TLS,
+    T_LISTENER,
+    T_TLS_INSPECTOR,
+    UNKNOWN,
+    MeshView,
+    address,
+    hcm,
+    static_cluster,
+    tls_certificates,
+    version_tag,
+)
+from mesh.local.envoy.rbac import rbac_filter
+from mesh.local.topology import INGRESS_WORKLOAD, Pod
+from mesh.model.policy import effective_mtls_mode
+from mesh.model.resources import MeshResources
+
+
+def _source_workloads(resources: MeshResources) -> list[tuple[str, str, str]]:
+    sources = [(w.name, w.app, w.version) for w in resources.mesh_workloads()]
+    return [(INGRESS_WORKLOAD, INGRESS_WORKLOAD, ""), *sources]
+
+
+# Marks the 5xx an inbound sidecar generates itself (app unreachable, reset, overflow), so the
+# caller's retry policy can tell them from the app's own answers (see DEFAULT_RETRY_ON).
+LOCAL_REPLY_CONFIG = {
+    "mappers": [
+        {
+            "filter": {
+                "status_code_filter": {
+                    "comparison": {
+                        "op": "GE",
+                        "value": {"default_value": 500, "runtime_key": "mesh.local_reply_5xx"},
+                    }
+                }
+            },
+            "headers_to_add": [
+                {
+                    "header": {"key": LOCAL_REPLY_HEADER, "value": "true"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+        }
+    ]
+}
+
+
+def inbound_cluster_name(port: int, security: str, workload: str, app: str, version: str) -> str:
+    return f"inbound_{port}_{security}_{workload}_{app}_{version_tag(version)}"
+
+
+def _inbound_chain(
+    view: MeshView, pod: Pod, security: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    port = pod.workload.container_port
+    clusters = []
+    routes = []
+    if security == "mtls":
+        for workload, app, version in _source_workloads(view.resources):
+            name = inbound_cluster_name(port, security, workload, app, version)
+            clusters.append(static_cluster(name, [pod.app_port]))
+            routes.append(
+                {
+                    "match": {
+                        "prefix": "/",
+                        "headers": [{"name": SOURCE_HEADER, "string_match": {"exact": workload}}],
+                    },
+                    "route": {"cluster": name, "timeout": "0s"},
+                }
+            )
+    unknown = inbound_cluster_name(port, security, UNKNOWN, UNKNOWN, "")
+    clusters.append(static_cluster(unknown, [pod.app_port]))
+    routes.append({"match": {"prefix": "/"}, "route": {"cluster": unknown, "timeout": "0s"}})
+    filters = [f for f in (rbac_filter(view.resources, pod.labels),) if f]
+    route_config = {
+        "name": f"inbound_{security}",
+        "virtual_hosts": [{"name": "inbound", "domains": ["*"], "routes": routes}],
+        "request_headers_to_remove": [SOURCE_HEADER],
+    }
+    manager = hcm(f"inbound_{security}", {"route_config": route_config}, filters)
+    manager["typed_config"]["local_reply_config"] = LOCAL_REPLY_CONFIG
+    chain: dict[str, Any] = {
+        "name": f"inbound_{security}",
+        "filter_chain_match": {"transport_protocol": "tls" if security == "mtls" else "raw_buffer"},
+        "filters": [manager],
+    }
+    if security == "mtls":
+        cert = view.certs[pod.name]
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": T_DOWNSTREAM_TLS,
+                "require_client_certificate": True,
+                "common_tls_context": {
+                    "tls_certificates": tls_certificates(cert),
+                    "validation_context": {"trusted_ca": {"filename": str(cert.ca)}},
+                },
+            },
+        }
+    return chain, clusters
+
+
+def compile_inbound(view: MeshView, pod: Pod) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    mode = effective_mtls_mode(view.resources, pod.labels)
+    securities = {"STRICT": ["mtls"], "PERMISSIVE": ["mtls", "plain"], "DISABLE": ["plain"]}[mode]
+    chains, clusters = [], []
+    for security in securities:
+        chain, chain_clusters = _inbound_chain(view, pod, security)
+        chains.append(chain)
+        clusters.extend(chain_clusters)
+    listener = {
+        "@type": T_LISTENER,
+        "name": "inbound",
+        "address": address(pod.inbound_port),
+        "listener_filters": [
+            {
+                "name": "envoy.filters.listener.tls_inspector",
+                "typed_config": {"@type": T_TLS_INSPECTOR},
+            }
+        ],
+        "filter_chains": chains,
+    }
+    return listener, clusters

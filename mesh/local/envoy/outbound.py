@@ -1,0 +1,239 @@
+"""Outbound: a VirtualService's rules as the route table a sidecar or gateway sends requests by.
+
+One virtual host per Service, with the rules that apply to this proxy (first match wins);
+one cluster per destination subset and endpoint version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from mesh.local.ca import IssuedCert, spiffe_id
+from mesh.local.envoy.common import (
+    LOCAL_REPLY_HEADER,
+    SOURCE_HEADER,
+    T_ROUTE,
+    T_UPSTREAM_TLS,
+    UNKNOWN,
+    MeshView,
+    static_cluster,
+    tls_certificates,
+    version_tag,
+)
+from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
+from mesh.local.envoy.retries import retry_policy
+from mesh.local.topology import Pod
+from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services
+from mesh.model.resources import Destination, HTTPMatch, HTTPRoute, Service, StringMatch, short_host
+
+
+def string_matcher(match: StringMatch) -> dict[str, Any]:
+    if match.kind == "regex":
+        return {"safe_regex": {"regex": match.value}}
+    return {match.kind: match.value}
+
+
+def route_match(match: HTTPMatch | None) -> dict[str, Any]:
+    result: dict[str, Any] = {"prefix": "/"}
+    if match is not None and match.uri is not None:
+        uri = match.uri
+        result = (
+            {"path": uri.value}
+            if uri.kind == "exact"
+            else {"prefix": uri.value}
+            if uri.kind == "prefix"
+            else {"safe_regex": {"regex": uri.value}}
+        )
+    if match is not None and match.headers:
+        result["headers"] = [
+            {"name": name, "string_match": string_matcher(value)} for name, value in match.headers
+        ]
+    return result
+
+
+class OutboundBuilder:
+    """Collects the clusters that a proxy's routes refer to while compiling them."""
+
+    def __init__(self, view: MeshView, identity: IssuedCert) -> None:
+        self.view = view
+        self.identity = identity
+        self.clusters: dict[str, dict[str, Any]] = {}
+        self.abort_statuses: set[int] = set()
+
+    def endpoints(self, service: Service, subset: str | None) -> list[Pod]:
+        pods = [p for p in self.view.pods if service.selects(p.labels)]
+        if subset is None:
+            return pods
+        rule = self.view.resources.destination_rule(service.name)
+        subset_def = rule.subset(subset) if rule else None
+        if subset_def is None:
+            return []
+        return [p for p in pods if all(p.labels.get(k) == v for k, v in subset_def.labels)]
+
+    def destination_clusters(self, dest: Destination) -> list[tuple[str, int]]:
+        """Clusters (one per endpoint version) and their relative weights for one destination."""
+        service = self.view.resources.service(dest.host)
+        assert service is not None  # checked when the resources were parsed
+        port = dest.port or (service.ports[0].port if service.ports else 8080)
+        pods = self.endpoints(service, dest.subset)
+        by_version: dict[str, list[Pod]] = defaultdict(list)
+        for pod in pods:
+            by_version[pod.workload.version].append(pod)
+        if not by_version:
+            by_version[self._subset_version(service, dest.subset)] = []
+        tls = client_tls_mode(
+            self.view.resources,
+            service.name,
+            dest.subset,
+            [p.labels for p in pods],
+            self.view.auto_mtls,
+        )
+        result = []
+        for version, members in sorted(by_version.items()):
+            name = f"outbound_{port}_{dest.subset or '-'}_{service.name}_{version_tag(version)}"
+            if name not in self.clusters:
+                cluster = static_cluster(name, [p.inbound_port for p in members])
+                if tls == "ISTIO_MUTUAL":
+                    cluster["transport_socket"] = self._upstream_tls(service, members, dest, port)
+                self.clusters[name] = cluster
+            result.append((name, max(len(members), 1)))
+        return result
+
+    def _subset_version(self, service: Service, subset: str | None) -> str:
+        rule = self.view.resources.destination_rule(service.name)
+        subset_def = rule.subset(subset) if (rule and subset) else None
+        return dict(subset_def.labels).get("version", UNKNOWN) if subset_def else UNKNOWN
+
+    def _upstream_tls(
+        self, service: Service, members: list[Pod], dest: Destination, port: int
+    ) -> dict[str, Any]:
+        accounts = sorted({p.workload.service_account for p in members}) or sorted(
+            {
+                w.service_account
+                for w in self.view.resources.workloads
+                if service.selects(dict(w.labels))
+            }
+        )
+        namespace = self.view.resources.namespace
+        return {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": T_UPSTREAM_TLS,
+                "sni": f"outbound_.{port}_.{dest.subset or ''}_.{service.name}.{namespace}.svc.cluster.local",
+                "common_tls_context": {
+                    "tls_certificates": tls_certificates(self.identity),
+                    "validation_context": {
+                        "trusted_ca": {"filename": str(self.identity.ca)},
+                        "match_typed_subject_alt_names": [
+                            {"san_type": "URI", "matcher": {"exact": spiffe_id(namespace, sa)}}
+                            for sa in accounts
+                        ],
+                    },
+                },
+            },
+        }
+
+    def route_action(self, rule: HTTPRoute) -> dict[str, Any]:
+        weighted: list[dict[str, Any]] = []
+        abort = rule.fault.abort_percent if rule.fault else 0.0
+        for dest in rule.destinations:
+            clusters = self.destination_clusters(dest)
+            total = sum(w for _, w in clusters)
+            for name, share in clusters:
+                weight = dest.weight * share * 1000 // total
+                aborted = round(weight * abort / 100)
+                if weight - aborted > 0:
+                    weighted.append({"name": name, "weight": weight - aborted})
+                if aborted > 0:
+                    assert rule.fault is not None
+                    status = rule.fault.abort_status
+                    self.clusters.setdefault(f"{name}~abort{status}", abort_cluster(name, status))
+                    self.abort_statuses.add(status)
+                    weighted.append(
+                        {
+                            "name": f"{name}~abort{status}",
+                            "weight": aborted,
+                            "request_headers_to_add": [
+                                {"header": {"key": ABORT_HEADER, "value": str(status)}}
+                            ],
+                        }
+                    )
+        action: dict[str, Any] = {"timeout": f"{rule.timeout:.3f}s" if rule.timeout else "0s"}
+        if not weighted:  # every destination at weight 0: Istio answers 503
+            return {"direct_response": {"status": 503}}
+        if len(weighted) == 1 and "request_headers_to_add" not in weighted[0]:
+            action["cluster"] = weighted[0]["name"]
+        else:
+            action["weighted_clusters"] = {"clusters": weighted}
+        retry = retry_policy(rule)
+        if retry:
+            action["retry_policy"] = retry
+        return {"route": action}
+
+    def routes(self, rules: list[tuple[HTTPRoute, list[HTTPMatch | None]]]) -> list[dict[str, Any]]:
+        result = []
+        for index, (rule, matches) in enumerate(rules):
+            action = self.route_action(rule)
+            fault = fault_config(rule)
+            for match in matches:
+                entry: dict[str, Any] = {
+                    "name": rule.name or f"rule-{index}",
+                    "match": route_match(match),
+                    **action,
+                }
+                if fault and "route" in action:
+                    entry["typed_per_filter_config"] = {"envoy.filters.http.fault": fault}
+                result.append(entry)
+        return result
+
+
+def _domains(service: str, namespace: str, port: int) -> list[str]:
+    names = [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+    return [*names, *(f"{n}:{port}" for n in names)]
+
+
+def compile_outbound_routes(
+    builder: OutboundBuilder, labels: dict[str, str], source_workload: str
+) -> dict[str, Any]:
+    resources = builder.view.resources
+    virtual_hosts = []
+    for service in mesh_services(resources):
+        port = service.ports[0].port if service.ports else 8080
+        vs = next(
+            (
+                v
+                for v in resources.virtual_services
+                if v.applies_to_mesh and any(short_host(h) == service.name for h in v.hosts)
+            ),
+            None,
+        )
+        if vs is not None:
+            rules = applicable_rules(vs.http, labels, None)
+        else:
+            rules = [(HTTPRoute(None, (), (Destination(service.name, None, None, 100),)), [None])]
+        virtual_hosts.append(
+            {
+                "name": f"{service.name}.{resources.namespace}.svc.cluster.local:{port}",
+                "domains": _domains(service.name, resources.namespace, port),
+                "routes": builder.routes(rules)
+                or [{"match": {"prefix": "/"}, "direct_response": {"status": 404}}],
+            }
+        )
+    return {
+        "@type": T_ROUTE,
+        "name": "outbound",
+        "virtual_hosts": virtual_hosts,
+        "response_headers_to_remove": [LOCAL_REPLY_HEADER],
+        "request_headers_to_add": [
+            {
+                "header": {"key": SOURCE_HEADER, "value": source_workload},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }

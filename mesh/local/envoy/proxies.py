@@ -1,0 +1,104 @@
+"""Whole proxies: a sidecar (inbound + outbound) and the ingress gateway, as istiod pushes them."""
+
+from __future__ import annotations
+
+from mesh.local.envoy.common import (
+    LOCAL_REPLY_HEADER,
+    SOURCE_HEADER,
+    T_LISTENER,
+    T_ROUTE,
+    MeshView,
+    ProxyConfig,
+    address,
+    hcm,
+    rds,
+)
+from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
+from mesh.local.envoy.inbound import compile_inbound
+from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
+from mesh.local.topology import INGRESS_WORKLOAD, IngressGateway, Pod
+from mesh.model.policy import applicable_rules
+
+
+def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
+    builder = OutboundBuilder(view, view.certs[pod.name])
+    route = compile_outbound_routes(builder, pod.labels, pod.workload.name)
+    outbound = {
+        "@type": T_LISTENER,
+        "name": "outbound",
+        "address": address(pod.outbound_port),
+        "filter_chains": [
+            {
+                "filters": [
+                    hcm(
+                        "outbound",
+                        rds("outbound", f"{config_dir}/rds.json", config_dir),
+                        [FAULT_FILTER],
+                    )
+                ]
+            }
+        ],
+    }
+    inbound, inbound_clusters = compile_inbound(view, pod)
+    return ProxyConfig(
+        listeners=[inbound, outbound, abort_listener(builder.abort_statuses)],
+        clusters=[*builder.clusters.values(), *inbound_clusters],
+        route=route,
+    )
+
+
+def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) -> ProxyConfig:
+    """The ingress gateway: VirtualServices bound to a Gateway whose selector matches it."""
+    labels = dict(gateway.labels)
+    builder = OutboundBuilder(view, view.certs[gateway.name])
+    resources = view.resources
+    bound = [g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)]
+    virtual_hosts = []
+    for gw in bound:
+        for vs in resources.virtual_services:
+            if not any(n in (gw.name, f"{resources.namespace}/{gw.name}") for n in vs.gateways):
+                continue
+            rules = applicable_rules(vs.http, labels, gw.name)
+            domains = sorted({h for h in vs.hosts})
+            virtual_hosts.append(
+                {
+                    "name": f"{gw.name}/{vs.name}",
+                    "domains": ["*"]
+                    if "*" in domains
+                    else [*domains, *(f"{d}:*" for d in domains)],
+                    "routes": builder.routes(rules),
+                }
+            )
+    route = {
+        "@type": T_ROUTE,
+        "name": "ingress",
+        "virtual_hosts": virtual_hosts,
+        "response_headers_to_remove": [LOCAL_REPLY_HEADER],
+        "request_headers_to_add": [
+            {
+                "header": {"key": SOURCE_HEADER, "value": INGRESS_WORKLOAD},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    }
+    listener = {
+        "@type": T_LISTENER,
+        "name": "ingress",
+        "address": address(gateway.port),
+        "filter_chains": [
+            {
+                "filters": [
+                    hcm(
+                        "ingress",
+                        rds("ingress", f"{config_dir}/rds.json", config_dir),
+                        [FAULT_FILTER],
+                    )
+                ]
+            }
+        ],
+    }
+    return ProxyConfig(
+        listeners=[listener, abort_listener(builder.abort_statuses)],
+        clusters=list(builder.clusters.values()),
+        route=route,
+    )
