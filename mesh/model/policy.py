@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.model.resources import HTTPMatch, HTTPRoute, MeshResources, Service
 
 
@@ -15,27 +18,65 @@ def _selects(selector: tuple[tuple[str, str], ...], labels: dict[str, str]) -> b
     return all(labels.get(k) == v for k, v in selector)
 
 
-def effective_mtls_mode(resources: MeshResources, labels: dict[str, str]) -> str:
-    """PeerAuthentication in force for a workload: selector policy over namespace-wide, default PERMISSIVE."""
-    selected = [
-        p for p in resources.peer_authentications if p.selector and _selects(p.selector, labels)
-    ]
-    namespace_wide = [p for p in resources.peer_authentications if not p.selector]
-    for policy in (*selected, *namespace_wide):
-        if policy.mode != "UNSET":
-            return policy.mode
-    return "PERMISSIVE"
+@dataclass(frozen=True)
+class MergedPeerAuthentication:
+    """The mutual-TLS mode in force for a workload, per port where `portLevelMtls` says so."""
+
+    mode: str
+    per_port: tuple[tuple[int, str], ...] = ()
+    policy: str = "-"
+    """`name/namespace` of the most specific policy that took part, `-` for none."""
+
+    def mode_for(self, port: int | None) -> str:
+        return dict(self.per_port).get(port, self.mode) if port is not None else self.mode
+
+
+def compose_peer_authentication(
+    resources: MeshResources, labels: dict[str, str], namespace: str | None = None
+) -> MergedPeerAuthentication:
+    """Istio's precedence: mesh (root namespace) < namespace < workload, whatever the order.
+
+    After pilot/pkg/security/authn/policy_applier.go ComposePeerAuthentication and
+    pilot/pkg/model/authentication.go getConfigsForWorkload: only the workload's namespace
+    and the root namespace are looked up; a policy with a selector counts only outside the
+    root namespace; of several at one level the oldest wins (here: the first applied);
+    UNSET inherits from the level above; the default is PERMISSIVE.
+    """
+    namespace = namespace or resources.namespace
+    mesh = workload = namespace_wide = None
+    for policy in resources.peer_authentications:
+        if policy.namespace not in (namespace, ROOT_NAMESPACE):
+            continue
+        if not policy.selector:
+            if policy.namespace == ROOT_NAMESPACE:
+                mesh = mesh or policy
+            else:
+                namespace_wide = namespace_wide or policy
+        elif policy.namespace != ROOT_NAMESPACE and _selects(policy.selector, labels):
+            workload = workload or policy
+    mode, decided = "PERMISSIVE", "-"
+    for level in (mesh, namespace_wide, workload):
+        if level is not None:
+            decided = f"{level.name}/{level.namespace}"
+            if level.mode != "UNSET":
+                mode = level.mode
+    per_port = tuple(
+        (port, mode if port_mode == "UNSET" else port_mode)
+        for port, port_mode in (workload.port_level if workload else ())
+    )
+    return MergedPeerAuthentication(mode, per_port, decided)
+
+
+def effective_mtls_mode(
+    resources: MeshResources, labels: dict[str, str], port: int | None = None
+) -> str:
+    """The PeerAuthentication mode in force for a workload (on `port`, if given)."""
+    return compose_peer_authentication(resources, labels).mode_for(port)
 
 
 def peer_authentication_name(resources: MeshResources, labels: dict[str, str]) -> str:
-    """The `name/namespace` of the PeerAuthentication `effective_mtls_mode` reads, else `-`."""
-    for policy in resources.peer_authentications:
-        if policy.selector and _selects(policy.selector, labels):
-            return f"{policy.name}/{resources.namespace}"
-    for policy in resources.peer_authentications:
-        if not policy.selector:
-            return f"{policy.name}/{resources.namespace}"
-    return "-"
+    """The `name/namespace` of the most specific PeerAuthentication in force, else `-`."""
+    return compose_peer_authentication(resources, labels).policy
 
 
 def client_tls_mode(
@@ -44,8 +85,14 @@ def client_tls_mode(
     subset: str | None,
     endpoint_labels: list[dict[str, str]],
     auto_mtls: bool = True,
+    target_port: int | None = None,
 ) -> str:
-    """The TLS a client sidecar uses towards a destination: DestinationRule, else auto mTLS."""
+    """The TLS a client sidecar uses towards a destination: DestinationRule, else auto mTLS.
+
+    After pilot/pkg/networking/core/cluster_tls.go: a subset's `tls` replaces the rule's; with
+    none, auto mTLS sends ISTIO_MUTUAL unless every endpoint's PeerAuthentication (on the
+    target port) is DISABLE.
+    """
     rule = resources.destination_rule(service)
     if rule is not None:
         subset_rule = rule.subset(subset) if subset else None
@@ -54,7 +101,7 @@ def client_tls_mode(
             return mode
     if not auto_mtls:
         return "DISABLE"
-    modes = {effective_mtls_mode(resources, labels) for labels in endpoint_labels}
+    modes = {effective_mtls_mode(resources, labels, target_port) for labels in endpoint_labels}
     return "DISABLE" if modes == {"DISABLE"} else "ISTIO_MUTUAL"
 
 

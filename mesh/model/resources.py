@@ -12,7 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.model.errors import InvalidResource, UnsupportedField
+from mesh.model.errors import InvalidResource, UnsupportedField, UnsupportedKind
+from mesh.model.kinds import (
+    GATEWAY_API_DOCS,
+    IMPLEMENTED,
+    KUBERNETES_INERT,
+    KUBERNETES_RUN,
+    NOT_IMPLEMENTED,
+    ROOT_NAMESPACE,
+    is_gateway_api,
+    is_istio,
+)
 
 APP_FUNCTIONS = {"voting-app": "vote", "voting-analytics": "results", "voting-storage": "storage"}
 """Deployments the local mesh runs as function processes, by their `app` label."""
@@ -65,7 +75,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         }
     },
     "PeerAuthentication": {
-        "spec": {"selector": {"matchLabels": LEAF}, "mtls": {"mode": LEAF}},
+        "spec": {
+            "selector": {"matchLabels": LEAF},
+            "mtls": {"mode": LEAF},
+            "portLevelMtls": {"*": {"mode": LEAF}},
+        },
     },
     "AuthorizationPolicy": {
         "spec": {
@@ -191,6 +205,7 @@ class VirtualService:
     hosts: tuple[str, ...]
     gateways: tuple[str, ...]
     http: tuple[HTTPRoute, ...]
+    namespace: str = "voting"
 
     @property
     def applies_to_mesh(self) -> bool:
@@ -210,6 +225,7 @@ class DestinationRule:
     host: str
     tls_mode: str | None
     subsets: tuple[Subset, ...]
+    namespace: str = "voting"
 
     def subset(self, name: str) -> Subset | None:
         return next((s for s in self.subsets if s.name == name), None)
@@ -217,9 +233,13 @@ class DestinationRule:
 
 @dataclass(frozen=True)
 class PeerAuthentication:
+    """`mtls.mode` for the workloads it selects; `port_level` by container port (selector only)."""
+
     name: str
     selector: tuple[tuple[str, str], ...] | None
     mode: str
+    namespace: str = "voting"
+    port_level: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +267,7 @@ class AuthorizationPolicy:
     name: str
     selector: tuple[tuple[str, str], ...] | None
     rules: tuple[AuthzRule, ...]
+    namespace: str = "voting"
 
 
 @dataclass(frozen=True)
@@ -261,6 +282,7 @@ class Gateway:
     name: str
     selector: tuple[tuple[str, str], ...]
     servers: tuple[GatewayServer, ...]
+    namespace: str = "voting"
 
 
 @dataclass(frozen=True)
@@ -321,9 +343,22 @@ class MeshResources:
         return next((s for s in self.services if s.name == short_host(host)), None)
 
     def destination_rule(self, host: str) -> DestinationRule | None:
-        return next(
-            (d for d in self.destination_rules if short_host(d.host) == short_host(host)), None
-        )
+        """The DestinationRule for a service host: an exact host over the longest wildcard.
+
+        After pilot/pkg/model/push_context.go (destination rule lookup by most specific host)
+        and pilot/pkg/model/config.go (short names resolve in the rule's own namespace).
+        """
+        target = fqdn(host, self.namespace)
+        exact = [d for d in self.destination_rules if fqdn(d.host, d.namespace) == target]
+        if exact:
+            return exact[0]
+        wildcards = [
+            d
+            for d in self.destination_rules
+            if fqdn(d.host, d.namespace).startswith("*")
+            and target.endswith(fqdn(d.host, d.namespace)[1:])
+        ]
+        return max(wildcards, key=lambda d: len(d.host), default=None)
 
     def mesh_workloads(self) -> list[Workload]:
         return [w for w in self.workloads if w.function]
@@ -332,6 +367,25 @@ class MeshResources:
 def short_host(host: str) -> str:
     """`voting-app.voting.svc.cluster.local` → `voting-app` (the namespace is always ours)."""
     return host.split(".", 1)[0]
+
+
+def fqdn(host: str, namespace: str) -> str:
+    """A Kubernetes service host in full, as Istio resolves it in `namespace`.
+
+    `voting-app` → `voting-app.<namespace>.svc.cluster.local`; `voting-app.voting` →
+    `voting-app.voting.svc.cluster.local`; a wildcard (`*`, `*.voting.svc.cluster.local`) or
+    a full name stays as it is.
+    """
+    if host == "*" or host.endswith(".cluster.local"):
+        return host
+    parts = host.split(".")
+    if len(parts) == 1:
+        return f"{host}.{namespace}.svc.cluster.local"
+    if len(parts) == 2:
+        return f"{host}.svc.cluster.local"
+    if len(parts) == 3 and parts[2] == "svc":
+        return f"{host}.cluster.local"
+    return host
 
 
 def parse_duration(value: Any, where: str) -> float:
@@ -359,10 +413,10 @@ def _string_match(value: dict[str, Any], where: str) -> StringMatch:
     return StringMatch(kind, str(text))
 
 
-def _parse_virtual_service(name: str, spec: dict[str, Any]) -> VirtualService:
+def _parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> VirtualService:
     rules = []
     for index, rule in enumerate(spec.get("http") or []):
-        where = f"VirtualService {name}: spec.http[{index}]"
+        where = f"VirtualService {name}.{namespace}: spec.http[{index}]"
         matches = []
         for entry in rule.get("match") or []:
             matches.append(
@@ -427,6 +481,7 @@ def _parse_virtual_service(name: str, spec: dict[str, Any]) -> VirtualService:
         hosts=tuple(spec.get("hosts") or ()),
         gateways=tuple(spec.get("gateways") or ()),
         http=tuple(rules),
+        namespace=namespace,
     )
 
 
@@ -435,14 +490,21 @@ _MTLS_MODES = {"STRICT", "PERMISSIVE", "DISABLE", "UNSET"}
 
 
 def _tls_mode(policy: dict[str, Any] | None, where: str) -> str | None:
-    mode = ((policy or {}).get("tls") or {}).get("mode")
-    if mode is not None and mode not in _TLS_MODES:
+    """`trafficPolicy.tls.mode`; None (auto mTLS) without `tls`, DISABLE for `tls: {}`.
+
+    istio/api networking/v1alpha3/destination_rule.proto: ClientTLSSettings.mode defaults to
+    DISABLE (enum 0), so a present `tls` without `mode` means plaintext, not auto mTLS.
+    """
+    if "tls" not in (policy or {}):
+        return None
+    mode = ((policy or {}).get("tls") or {}).get("mode", "DISABLE")
+    if mode not in _TLS_MODES:
         raise UnsupportedField(where, f"trafficPolicy.tls.mode={mode}")
-    return mode
+    return str(mode)
 
 
-def _parse_destination_rule(name: str, spec: dict[str, Any]) -> DestinationRule:
-    where = f"DestinationRule {name}"
+def _parse_destination_rule(name: str, spec: dict[str, Any], namespace: str) -> DestinationRule:
+    where = f"DestinationRule {name}.{namespace}"
     return DestinationRule(
         name=name,
         host=spec["host"],
@@ -455,6 +517,39 @@ def _parse_destination_rule(name: str, spec: dict[str, Any]) -> DestinationRule:
             )
             for s in spec.get("subsets") or []
         ),
+        namespace=namespace,
+    )
+
+
+def _mtls_mode(value: dict[str, Any] | None, where: str) -> str:
+    mode = (value or {}).get("mode", "UNSET")
+    if mode not in _MTLS_MODES:
+        raise InvalidResource(f"{where}: unknown mtls mode {mode}")
+    return str(mode)
+
+
+def _parse_peer_authentication(
+    name: str, spec: dict[str, Any], namespace: str, resource: str
+) -> PeerAuthentication:
+    """Validated as istiod does (pkg/config/validation: ValidatePeerAuthentication)."""
+    selector = (spec.get("selector") or {}).get("matchLabels")
+    port_level = spec.get("portLevelMtls") or {}
+    if port_level and not selector:
+        raise InvalidResource(
+            f"{resource}: spec.portLevelMtls requires a workload selector "
+            "(Istio refuses it on a namespace- or mesh-wide policy)"
+        )
+    ports = []
+    for port, mtls in port_level.items():
+        if not str(port).isdigit() or not 0 < int(port) <= 65535:
+            raise InvalidResource(f"{resource}: spec.portLevelMtls: invalid port {port!r}")
+        ports.append((int(port), _mtls_mode(mtls, f"{resource}: spec.portLevelMtls.{port}")))
+    return PeerAuthentication(
+        name,
+        _labels(selector) if selector else None,
+        _mtls_mode(spec.get("mtls"), resource),
+        namespace=namespace,
+        port_level=tuple(sorted(ports)),
     )
 
 
@@ -509,8 +604,55 @@ def parse_resources(documents: list[dict[str, Any]]) -> MeshResources:
         raise InvalidResource(f"malformed resource: {type(exc).__name__} {exc}") from exc
 
 
+def _document_namespace(doc: dict[str, Any], app_namespace: str, resource: str) -> str:
+    """The namespace a document lives in; the local mesh runs one application namespace."""
+    namespace = (doc.get("metadata") or {}).get("namespace") or app_namespace
+    allowed = {app_namespace} | ({ROOT_NAMESPACE} if doc.get("kind") in _ROOT_KINDS else set())
+    if namespace not in allowed:
+        raise InvalidResource(
+            f"{resource}: namespace {namespace} is not run by the local mesh (it runs "
+            f"namespace {app_namespace}, plus {ROOT_NAMESPACE} for mesh-wide policies "
+            "and the ingress gateway's)"
+        )
+    return namespace
+
+
+_ROOT_KINDS = {"PeerAuthentication", "AuthorizationPolicy", "Gateway"}
+"""Kinds that may live in the root namespace: mesh-wide policies, the ingress gateway's."""
+
+
+def _check_kind(doc: dict[str, Any], resource: str) -> None:
+    """Refuse what the local mesh would otherwise silently ignore."""
+    kind = str(doc.get("kind"))
+    api_version = str(doc.get("apiVersion", ""))
+    if is_istio(api_version):
+        if kind in NOT_IMPLEMENTED:
+            raise UnsupportedKind(resource, NOT_IMPLEMENTED[kind])
+        if kind not in IMPLEMENTED:
+            raise InvalidResource(f"{resource}: unknown Istio kind {kind} ({api_version})")
+    elif is_gateway_api(api_version):
+        raise UnsupportedKind(resource, GATEWAY_API_DOCS)
+    elif kind not in KUBERNETES_RUN | KUBERNETES_INERT:
+        raise InvalidResource(
+            f"{resource}: kind {kind} ({api_version}) is not run by the local mesh "
+            f"(it runs {', '.join(sorted(KUBERNETES_RUN))}; "
+            f"{', '.join(sorted(KUBERNETES_INERT))} have no local effect)"
+        )
+
+
 def _parse(documents: list[dict[str, Any]]) -> MeshResources:
     result = MeshResources()
+    result.namespace = next(
+        (d["metadata"]["name"] for d in documents if d.get("kind") == "Namespace"),
+        next(
+            (
+                d["metadata"]["namespace"]
+                for d in documents
+                if (d.get("metadata") or {}).get("namespace", ROOT_NAMESPACE) != ROOT_NAMESPACE
+            ),
+            result.namespace,
+        ),
+    )
     secrets = {
         d["metadata"]["name"]: _decode_secret(d) for d in documents if d.get("kind") == "Secret"
     }
@@ -519,10 +661,18 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
         meta = doc.get("metadata") or {}
         name = meta.get("name", "?")
         spec = doc.get("spec") or {}
+        resource = f"{kind} {name}"
+        _check_kind(doc, resource)
+        namespace = (
+            result.namespace
+            if kind == "Namespace"
+            else _document_namespace(doc, result.namespace, resource)
+        )
         if kind in SCHEMAS:
+            resource = f"{kind} {name}.{namespace}"
             body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
-            check_fields(body, SCHEMAS[kind], f"{kind} {name}", "")
-            check_fields(meta, _META, f"{kind} {name}", "metadata")
+            check_fields(body, SCHEMAS[kind], resource, "")
+            check_fields(meta, _META, resource, "metadata")
         if kind == "Namespace":
             result.namespace = name
         elif kind == "Deployment":
@@ -558,25 +708,23 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
                 )
             )
         elif kind == "VirtualService":
-            result.virtual_services.append(_parse_virtual_service(name, spec))
+            result.virtual_services.append(_parse_virtual_service(name, spec, namespace))
         elif kind == "DestinationRule":
-            result.destination_rules.append(_parse_destination_rule(name, spec))
+            result.destination_rules.append(_parse_destination_rule(name, spec, namespace))
         elif kind == "PeerAuthentication":
-            mode = (spec.get("mtls") or {}).get("mode", "UNSET")
-            if mode not in _MTLS_MODES:
-                raise InvalidResource(f"PeerAuthentication {name}: unknown mtls mode {mode}")
-            selector = (spec.get("selector") or {}).get("matchLabels")
             result.peer_authentications.append(
-                PeerAuthentication(name, _labels(selector) if selector else None, mode)
+                _parse_peer_authentication(name, spec, namespace, resource)
             )
         elif kind == "AuthorizationPolicy":
             action = spec.get("action", "ALLOW")
             if action != "ALLOW":
-                raise UnsupportedField(f"AuthorizationPolicy {name}", f"spec.action={action}")
+                raise UnsupportedField(resource, f"spec.action={action}")
             selector = (spec.get("selector") or {}).get("matchLabels")
             rules = tuple(_authz_rule(rule) for rule in spec.get("rules") or [])
             result.authorization_policies.append(
-                AuthorizationPolicy(name, _labels(selector) if selector else None, rules)
+                AuthorizationPolicy(
+                    name, _labels(selector) if selector else None, rules, namespace=namespace
+                )
             )
         elif kind == "Gateway":
             result.gateways.append(
@@ -591,6 +739,7 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
                         )
                         for s in spec.get("servers") or []
                     ),
+                    namespace=namespace,
                 )
             )
     _check_references(result)

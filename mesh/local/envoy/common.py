@@ -110,11 +110,19 @@ def static_cluster(name: str, ports: list[int]) -> dict[str, Any]:
 def hcm(
     stat_prefix: str, route_spec: dict[str, Any], filters: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """An HTTP connection manager as istiod builds one for every HTTP listener.
+
+    `normalize_path`: Istio's default `meshConfig.pathNormalization` (DEFAULT = BASE) sets it
+    on every HCM (pilot/pkg/networking/core/listener_builder.go), so routes and RBAC see the
+    RFC 3986 path: `/%6detrics`, `/./metrics` and `/a/../metrics` are `/metrics` to them.
+    Slashes are not merged and `%2F` stays as it is, as in BASE.
+    """
     return {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": {
             "@type": T_HCM,
             "stat_prefix": stat_prefix,
+            "normalize_path": True,
             **route_spec,
             "http_filters": [
                 *filters,

@@ -79,7 +79,7 @@ def _inbound_chain(
     unknown = inbound_cluster_name(port, security, UNKNOWN, UNKNOWN, "")
     clusters.append(static_cluster(unknown, [pod.app_port]))
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": unknown, "timeout": "0s"}})
-    filters = [f for f in (rbac_filter(view.resources, pod.labels),) if f]
+    filters = [f for f in (rbac_filter(view.resources, pod.labels, view.resources.namespace),) if f]
     route_config = {
         "name": f"inbound_{security}",
         "virtual_hosts": [{"name": "inbound", "domains": ["*"], "routes": routes}],
@@ -109,7 +109,7 @@ def _inbound_chain(
 
 
 def compile_inbound(view: MeshView, pod: Pod) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    mode = effective_mtls_mode(view.resources, pod.labels)
+    mode = effective_mtls_mode(view.resources, pod.labels, pod.workload.container_port)
     securities = {"STRICT": ["mtls"], "PERMISSIVE": ["mtls", "plain"], "DISABLE": ["plain"]}[mode]
     chains, clusters = [], []
     for security in securities:

@@ -88,6 +88,7 @@ class OutboundBuilder:
             dest.subset,
             [p.labels for p in pods],
             self.view.auto_mtls,
+            pods[0].workload.container_port if pods else None,
         )
         result = []
         for version, members in sorted(by_version.items()):

@@ -16,7 +16,8 @@ from mesh.local.envoy.common import (
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
 from mesh.local.envoy.inbound import compile_inbound
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
-from mesh.local.topology import INGRESS_WORKLOAD, IngressGateway, Pod
+from mesh.local.envoy.rbac import rbac_filter
+from mesh.local.topology import INGRESS_NAMESPACE, INGRESS_WORKLOAD, IngressGateway, Pod
 from mesh.model.policy import applicable_rules
 
 
@@ -50,6 +51,9 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
 def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) -> ProxyConfig:
     """The ingress gateway: VirtualServices bound to a Gateway whose selector matches it."""
     labels = dict(gateway.labels)
+    # Istio puts the RBAC filter on every HTTP listener, gateways included
+    # (pilot/pkg/networking/core/listener.go buildGatewayHTTPFilters → authz builder).
+    authz = [f for f in (rbac_filter(view.resources, labels, INGRESS_NAMESPACE),) if f]
     builder = OutboundBuilder(view, view.certs[gateway.name])
     resources = view.resources
     bound = [g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)]
@@ -91,7 +95,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
                     hcm(
                         "ingress",
                         rds("ingress", f"{config_dir}/rds.json", config_dir),
-                        [FAULT_FILTER],
+                        [*authz, FAULT_FILTER],
                     )
                 ]
             }

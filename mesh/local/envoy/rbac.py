@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.local.envoy.common import T_RBAC
-from mesh.model.resources import MeshResources, Operation
+from mesh.model.kinds import ROOT_NAMESPACE
+from mesh.model.resources import AuthorizationPolicy, MeshResources, Operation
 
 
 def _principal_matcher(principal: str) -> dict[str, Any]:
@@ -57,21 +58,37 @@ def _permission(operation: Operation) -> dict[str, Any]:
     return conditions[0] if len(conditions) == 1 else {"and_rules": {"rules": conditions}}
 
 
-def rbac_filter(resources: MeshResources, labels: dict[str, str]) -> dict[str, Any] | None:
+def policies_for(
+    resources: MeshResources, labels: dict[str, str], namespace: str
+) -> list[AuthorizationPolicy]:
+    """The AuthorizationPolicies that apply to a workload of `namespace` with `labels`.
+
+    After pilot/pkg/model/authorization.go ListAuthorizationPolicies and
+    policyattachment.go isSelected: policies of the workload's own namespace and of the root
+    namespace, whose selector is absent or a subset of the workload's labels. A policy of
+    another namespace never applies; a gateway is a workload like any other.
+    """
+    return [
+        p
+        for p in resources.authorization_policies
+        if p.namespace in (namespace, ROOT_NAMESPACE)
+        and (p.selector is None or all(labels.get(k) == v for k, v in p.selector))
+    ]
+
+
+def rbac_filter(
+    resources: MeshResources, labels: dict[str, str], namespace: str
+) -> dict[str, Any] | None:
     """ALLOW AuthorizationPolicies selecting the workload; with any of them, others get 403.
 
     Like istiod: one RBAC policy per rule, a request is allowed when some rule matches both
     one of its sources and one of its operations; a policy without rules allows nothing.
     """
-    policies = [
-        p
-        for p in resources.authorization_policies
-        if p.selector is None or all(labels.get(k) == v for k, v in p.selector)
-    ]
+    policies = policies_for(resources, labels, namespace)
     if not policies:
         return None
     rules = {
-        f"ns[{resources.namespace}]-policy[{p.name}]-rule[{index}]": {
+        f"ns[{p.namespace}]-policy[{p.name}]-rule[{index}]": {
             "permissions": [_permission(op) for op in rule.operations] or [{"any": True}],
             "principals": [{"any": True}]
             if rule.principals is None

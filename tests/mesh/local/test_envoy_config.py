@@ -84,7 +84,7 @@ class TestStrictParsing:
         documents = with_virtual_service(rendered["canary"], "voting-app", typo)
         with pytest.raises(
             UnsupportedField,
-            match=r"VirtualService voting-app: unsupported field spec\.http\[0\]\.route\[0\]\.wieght",
+            match=r"VirtualService voting-app\.voting: unsupported field spec\.http\[0\]\.route\[0\]\.wieght",
         ):
             parse_resources(documents)
 
