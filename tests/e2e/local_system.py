@@ -29,6 +29,7 @@ import pytest
 import redis
 
 from mesh.local.control import ControlClient
+from tests.support.waiting import wait_until
 
 RESULTS = re.compile(r'<div id="results"> (.*?) </div>')
 COOKIE_ON = "featureflag=on"
@@ -242,12 +243,17 @@ def stop_local_system(system: LocalSystem) -> None:
 
 
 class SteadyLoad(threading.Thread):
-    """Page views and votes at a light, steady rate until stopped; counts every outcome."""
+    """Page views and votes at a light, steady rate until stopped; counts every outcome.
+
+    One request at a time, so a slow machine sends fewer per second: a test that needs a
+    number of requests waits for them (`wait_for_completed`), never for a number of seconds.
+    """
 
     def __init__(self, url: str, rate: float) -> None:
         super().__init__(daemon=True)
         self.url, self.rate = url, rate
         self.outcomes: Counter[str] = Counter()
+        self.completed = 0  # requests answered or failed so far (read from other threads)
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -274,12 +280,23 @@ class SteadyLoad(threading.Thread):
                         self.outcomes[str(response.status)] += 1
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     self.outcomes[type(exc).__name__] += 1
+                self.completed += 1
                 await asyncio.sleep(max(0.0, start + n / self.rate - time.monotonic()))
+
+    def wait_for_completed(self, count: int, timeout: float = 60) -> None:
+        """Block until `count` requests in all have completed (any outcome); fail if not."""
+        wait_until(
+            lambda: self.completed >= count or not self.is_alive(),
+            timeout,
+            f"{count} requests of the steady load (completed {self.completed})",
+        )
+        assert self.completed >= count, f"the steady load stopped after {self.completed}"
 
     def stop(self) -> Counter[str]:
         self._halt.set()
         self.join(10)
-        return self.outcomes
+        assert not self.is_alive(), "the steady load did not stop"
+        return Counter(self.outcomes)
 
 
 def plaintext_answers(port: int) -> bool:
