@@ -106,21 +106,42 @@ def client_tls_mode(
 
 
 def applicable_rules(
-    rules: tuple[HTTPRoute, ...], labels: dict[str, str], gateway: str | None
+    rules: tuple[HTTPRoute, ...],
+    labels: dict[str, str],
+    gateways: set[str],
+    namespace: str,
+    port: int | None = None,
 ) -> list[tuple[HTTPRoute, list[HTTPMatch | None]]]:
-    """The rules, with only the match entries that apply to this proxy (sourceLabels, gateways)."""
+    """The rules with the match entries that are for this proxy, in order, as istiod keeps them.
+
+    After pilot/pkg/networking/core/route/route.go BuildHTTPRoutesForVirtualService and
+    TranslateRoute: an entry is for the proxy if its `port` (when set) is the listener's and
+    sourceMatchHTTP holds (`gateways` when given — "mesh" for sidecars, `namespace/name` for a
+    gateway — else `sourceLabels` and `sourceNamespace`); a rule without `match` or an entry
+    that matches everything ends the list, as nothing after it can be reached. An empty result
+    means the VirtualService is dropped for this proxy (the caller falls back to the default
+    route), not that every request is refused.
+    """
     result: list[tuple[HTTPRoute, list[HTTPMatch | None]]] = []
     for rule in rules:
         if not rule.matches:
             result.append((rule, [None]))
-            continue
-        kept: list[HTTPMatch | None] = [
-            m
-            for m in rule.matches
-            if m.applies_to_source(labels) and (not m.gateways or (gateway or "mesh") in m.gateways)
-        ]
+            break
+        kept: list[HTTPMatch | None] = []
+        catch_all = False
+        for match in rule.matches:
+            if match.port is not None and port is not None and match.port != port:
+                continue
+            if not match.applies_to(labels, gateways, namespace):
+                continue
+            kept.append(match)
+            if match.is_catch_all:
+                catch_all = True
+                break
         if kept:
             result.append((rule, kept))
+        if catch_all:
+            break
     return result
 
 

@@ -12,6 +12,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import re2
+
+from mesh.model.authorization import (
+    SCHEMA as AUTHORIZATION_POLICY_SCHEMA,
+)
+from mesh.model.authorization import (
+    AuthorizationPolicy,
+    parse_authorization_policy,
+)
 from mesh.model.errors import InvalidResource, UnsupportedField, UnsupportedKind
 from mesh.model.kinds import (
     GATEWAY_API_DOCS,
@@ -46,9 +55,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         {
                             "name": LEAF,
                             "uri": _STRING_MATCH,
+                            "scheme": _STRING_MATCH,
+                            "method": _STRING_MATCH,
+                            "authority": _STRING_MATCH,
                             "headers": {"*": _STRING_MATCH},
+                            "withoutHeaders": {"*": _STRING_MATCH},
+                            "queryParams": {"*": _STRING_MATCH},
+                            "ignoreUriCase": LEAF,
+                            "port": LEAF,
                             "sourceLabels": LEAF,
+                            "sourceNamespace": LEAF,
                             "gateways": LEAF,
+                            "statPrefix": LEAF,
                         }
                     ],
                     "route": [
@@ -81,27 +99,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "portLevelMtls": {"*": {"mode": LEAF}},
         },
     },
-    "AuthorizationPolicy": {
-        "spec": {
-            "selector": {"matchLabels": LEAF},
-            "action": LEAF,
-            "rules": [
-                {
-                    "from": [{"source": {"principals": LEAF}}],
-                    "to": [
-                        {
-                            "operation": {
-                                "paths": LEAF,
-                                "notPaths": LEAF,
-                                "methods": LEAF,
-                                "notMethods": LEAF,
-                            }
-                        }
-                    ],
-                }
-            ],
-        }
-    },
+    "AuthorizationPolicy": AUTHORIZATION_POLICY_SCHEMA,
     "Gateway": {
         "spec": {
             "selector": LEAF,
@@ -135,33 +133,80 @@ def check_fields(value: Any, schema: Any, resource: str, path: str) -> None:
 # ---------------------------------------------------------------- the typed view
 @dataclass(frozen=True)
 class StringMatch:
-    """An Istio StringMatch: exact, prefix or regex (RE2, whole value)."""
+    """An Istio StringMatch: exact, prefix, regex (RE2, whole value) or `present`.
+
+    `present` is what Istio makes of an empty match (`{}`) or the regex `*` on a header or
+    query parameter (pilot/pkg/networking/core/route/route.go canBeConvertedToPresentMatch).
+    """
 
     kind: str
     value: str
 
-    def matches(self, text: str) -> bool:
+    def matches(self, text: str | None) -> bool:
+        if text is None:
+            return False
+        if self.kind == "present":
+            return True
         if self.kind == "exact":
             return text == self.value
         if self.kind == "prefix":
             return text.startswith(self.value)
-        return re.fullmatch(self.value, text) is not None
+        return re2.fullmatch(self.value, text) is not None
 
     def describe(self) -> str:
+        if self.kind == "present":
+            return " present"
         return {"exact": "=", "prefix": "^=", "regex": "~"}[self.kind] + self.value
 
 
 @dataclass(frozen=True)
 class HTTPMatch:
-    """One `match` entry: all of its conditions must hold."""
+    """One `match` entry (HTTPMatchRequest): all of its conditions must hold."""
 
     uri: StringMatch | None = None
     headers: tuple[tuple[str, StringMatch], ...] = ()
     source_labels: tuple[tuple[str, str], ...] = ()
     gateways: tuple[str, ...] = ()
+    name: str | None = None
+    scheme: StringMatch | None = None
+    method: StringMatch | None = None
+    authority: StringMatch | None = None
+    without_headers: tuple[tuple[str, StringMatch], ...] = ()
+    query_params: tuple[tuple[str, StringMatch], ...] = ()
+    ignore_uri_case: bool = False
+    port: int | None = None
+    source_namespace: str | None = None
+    stat_prefix: str | None = None
+    resolved_gateways: tuple[str, ...] = ()
+    """`gateways` as istiod resolves them (`mesh`, else `namespace/name`)."""
 
-    def applies_to_source(self, labels: dict[str, str]) -> bool:
-        return all(labels.get(key) == value for key, value in self.source_labels)
+    @property
+    def is_catch_all(self) -> bool:
+        """Matches every request (route.go IsCatchAllRoute): `/` prefix or `.*`, nothing else."""
+        uri_all = self.uri is None or (self.uri.kind, self.uri.value) in (
+            ("prefix", "/"),
+            ("regex", ".*"),
+        )
+        return uri_all and not (
+            self.headers
+            or self.without_headers
+            or self.query_params
+            or self.method
+            or self.authority
+            or self.scheme
+        )
+
+    def applies_to(self, labels: dict[str, str], gateways: set[str], namespace: str) -> bool:
+        """Whether this entry is for the proxy at all (route.go sourceMatchHTTP).
+
+        With `gateways`, only they count (sourceLabels are then not looked at); otherwise the
+        proxy's labels must include `sourceLabels` and its namespace be `sourceNamespace`.
+        """
+        if self.gateways:
+            return any(g in gateways for g in self.resolved_gateways)
+        return all(labels.get(k) == v for k, v in self.source_labels) and (
+            self.source_namespace in (None, namespace)
+        )
 
 
 @dataclass(frozen=True)
@@ -211,6 +256,10 @@ class VirtualService:
     def applies_to_mesh(self) -> bool:
         return not self.gateways or "mesh" in self.gateways
 
+    def bound_to(self, gateway: str) -> bool:
+        """Whether this VirtualService is for `namespace/name` gateway (bare names: ours)."""
+        return any((g if "/" in g else f"{self.namespace}/{g}") == gateway for g in self.gateways)
+
 
 @dataclass(frozen=True)
 class Subset:
@@ -240,34 +289,6 @@ class PeerAuthentication:
     mode: str
     namespace: str = "voting"
     port_level: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Operation:
-    """`to.operation`: every given field must match (values within a field: any)."""
-
-    paths: tuple[str, ...] = ()
-    not_paths: tuple[str, ...] = ()
-    methods: tuple[str, ...] = ()
-    not_methods: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AuthzRule:
-    """One ALLOW rule: any of its sources (None: any source) and any of its operations."""
-
-    principals: tuple[str, ...] | None
-    operations: tuple[Operation, ...] = ()
-
-
-@dataclass(frozen=True)
-class AuthorizationPolicy:
-    """ALLOW policy; with no rules it allows nothing (Istio's deny-all)."""
-
-    name: str
-    selector: tuple[tuple[str, str], ...] | None
-    rules: tuple[AuthzRule, ...]
-    namespace: str = "voting"
 
 
 @dataclass(frozen=True)
@@ -360,6 +381,25 @@ class MeshResources:
         ]
         return max(wildcards, key=lambda d: len(d.host), default=None)
 
+    def virtual_service_for(self, service: str) -> VirtualService | None:
+        """The VirtualService sidecars use for a service host: the first applied for it.
+
+        Hosts resolve in the VirtualService's namespace; a wildcard host (`*.voting.svc...`)
+        counts when no exact one exists (pilot/pkg/model/sidecar.go: most specific first).
+        """
+        target = fqdn(service, self.namespace)
+        meshed = [v for v in self.virtual_services if v.applies_to_mesh]
+        exact = [v for v in meshed if any(fqdn(h, v.namespace) == target for h in v.hosts)]
+        if exact:
+            return exact[0]
+        wildcard = [
+            v
+            for v in meshed
+            for h in v.hosts
+            if fqdn(h, v.namespace).startswith("*") and target.endswith(fqdn(h, v.namespace)[1:])
+        ]
+        return wildcard[0] if wildcard else None
+
     def mesh_workloads(self) -> list[Workload]:
         return [w for w in self.workloads if w.function]
 
@@ -401,35 +441,102 @@ def _labels(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in (value or {}).items()))
 
 
-def _string_match(value: dict[str, Any], where: str) -> StringMatch:
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+def validate_regex(text: str, where: str) -> None:
+    """RE2, at most 1024 characters (pkg/config/validation/validation.go validateStringRegexp)."""
+    if not text:
+        raise InvalidResource(f"{where}: regex string match should not be empty")
+    if len(text) > 1024:
+        raise InvalidResource(f"{where}: regex is too large, max length allowed is 1024")
+    try:
+        re2.compile(text, _RE2_OPTIONS)
+    except re2.error as exc:
+        raise InvalidResource(
+            f"{where}: invalid regex {text!r} ({exc}); Istio uses RE2 syntax "
+            "(https://github.com/google/re2/wiki/Syntax)"
+        ) from exc
+
+
+def _string_match(value: Any, where: str, presence: bool = False) -> StringMatch:
+    """An Istio StringMatch; `presence`: an empty one (or regex `*`) means "is present"."""
+    value = value or {}
+    if not isinstance(value, dict):
+        raise InvalidResource(f"{where}: a string match is a mapping (exact, prefix or regex)")
+    if presence and (not value or value == {"regex": "*"}):
+        return StringMatch("present", "")
     if len(value) != 1:
         raise InvalidResource(f"{where}: exactly one of exact, prefix, regex")
     kind, text = next(iter(value.items()))
     if kind == "regex":
-        try:
-            re.compile(str(text))
-        except re.error as exc:
-            raise InvalidResource(f"{where}: invalid regex {text!r}: {exc}") from exc
+        validate_regex(str(text), where)
     return StringMatch(kind, str(text))
+
+
+def _named_matches(
+    value: Any, where: str, lower: bool = True
+) -> tuple[tuple[str, StringMatch], ...]:
+    """Headers / query parameters: sorted by name as route.go orders them."""
+    return tuple(
+        sorted(
+            (
+                (key.lower() if lower else key),
+                _string_match(match, f"{where}.{key}", presence=True),
+            )
+            for key, match in (value or {}).items()
+        )
+    )
+
+
+def _parse_match(entry: dict[str, Any], where: str, namespace: str) -> HTTPMatch:
+    port = entry.get("port")
+    if port is not None and (not isinstance(port, int) or not 0 < port <= 65535):
+        raise InvalidResource(f"{where}.port: invalid port {port!r}")
+    gateways = tuple(entry.get("gateways") or ())
+    _validate_gateway_names(gateways, f"{where}.gateways")
+
+    def single(key: str) -> StringMatch | None:
+        return _string_match(entry[key], f"{where}.{key}") if entry.get(key) else None
+
+    return HTTPMatch(
+        uri=single("uri"),
+        scheme=single("scheme"),
+        method=single("method"),
+        authority=single("authority"),
+        headers=_named_matches(entry.get("headers"), f"{where}.headers"),
+        without_headers=_named_matches(entry.get("withoutHeaders"), f"{where}.withoutHeaders"),
+        query_params=_named_matches(entry.get("queryParams"), f"{where}.queryParams", False),
+        ignore_uri_case=bool(entry.get("ignoreUriCase", False)),
+        port=port,
+        source_labels=_labels(entry.get("sourceLabels")),
+        source_namespace=entry.get("sourceNamespace"),
+        gateways=gateways,
+        resolved_gateways=tuple(
+            g if g == "mesh" or "/" in g else f"{namespace}/{g}" for g in gateways
+        ),
+        name=entry.get("name"),
+        stat_prefix=entry.get("statPrefix"),
+    )
+
+
+def _validate_gateway_names(names: tuple[str, ...], where: str) -> None:
+    """`mesh`, `name` or `namespace/name` (validation.go validateGatewayNames)."""
+    for name in names:
+        parts = name.split("/")
+        if len(parts) > 2 or not all(parts):
+            raise InvalidResource(f"{where}: invalid gateway name {name!r}")
 
 
 def _parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> VirtualService:
     rules = []
     for index, rule in enumerate(spec.get("http") or []):
         where = f"VirtualService {name}.{namespace}: spec.http[{index}]"
-        matches = []
-        for entry in rule.get("match") or []:
-            matches.append(
-                HTTPMatch(
-                    uri=_string_match(entry["uri"], where) if "uri" in entry else None,
-                    headers=tuple(
-                        (key.lower(), _string_match(value, where))
-                        for key, value in (entry.get("headers") or {}).items()
-                    ),
-                    source_labels=_labels(entry.get("sourceLabels")),
-                    gateways=tuple(entry.get("gateways") or ()),
-                )
-            )
+        matches = [
+            _parse_match(entry, f"{where}.match[{i}]", namespace)
+            for i, entry in enumerate(rule.get("match") or [])
+        ]
         routes = rule.get("route") or []
         if not routes:
             raise InvalidResource(f"{where}: a route needs at least one destination")
@@ -438,12 +545,17 @@ def _parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> V
                 host=r["destination"]["host"],
                 subset=r["destination"].get("subset"),
                 port=(r["destination"].get("port") or {}).get("number"),
-                weight=int(r.get("weight", 100 if len(routes) == 1 else 0)),
+                # route.go: a single destination takes all traffic, whatever its weight says
+                weight=100 if len(routes) == 1 else int(r.get("weight", 0)),
             )
             for r in routes
         )
-        if len(destinations) > 1 and sum(d.weight for d in destinations) != 100:
-            raise InvalidResource(f"{where}: route weights must add up to 100")
+        # validation.go validateHTTPRouteDestinations / validateWeight: weights are relative,
+        # none negative, and only several destinations that all weigh 0 are refused.
+        if any(int(r.get("weight", 0)) < 0 for r in routes):
+            raise InvalidResource(f"{where}: a route weight must not be negative")
+        if len(destinations) > 1 and sum(d.weight for d in destinations) == 0:
+            raise InvalidResource(f"{where}: total destination weight = 0")
         retries = None
         if "retries" in rule:
             r = rule["retries"]
@@ -567,25 +679,6 @@ def _parse_env(
             if value is not None:
                 env.append((item["name"], value))
     return env
-
-
-def _authz_rule(rule: dict[str, Any]) -> AuthzRule:
-    sources = rule.get("from")
-    principals = (
-        None
-        if sources is None
-        else tuple(p for src in sources for p in (src.get("source") or {}).get("principals") or [])
-    )
-    operations = tuple(
-        Operation(
-            paths=tuple(op.get("paths") or ()),
-            not_paths=tuple(op.get("notPaths") or ()),
-            methods=tuple(op.get("methods") or ()),
-            not_methods=tuple(op.get("notMethods") or ()),
-        )
-        for op in ((to.get("operation") or {}) for to in rule.get("to") or [])
-    )
-    return AuthzRule(principals, operations)
 
 
 def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
@@ -716,15 +809,8 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
                 _parse_peer_authentication(name, spec, namespace, resource)
             )
         elif kind == "AuthorizationPolicy":
-            action = spec.get("action", "ALLOW")
-            if action != "ALLOW":
-                raise UnsupportedField(resource, f"spec.action={action}")
-            selector = (spec.get("selector") or {}).get("matchLabels")
-            rules = tuple(_authz_rule(rule) for rule in spec.get("rules") or [])
             result.authorization_policies.append(
-                AuthorizationPolicy(
-                    name, _labels(selector) if selector else None, rules, namespace=namespace
-                )
+                parse_authorization_policy(name, namespace, meta, spec)
             )
         elif kind == "Gateway":
             result.gateways.append(

@@ -18,7 +18,7 @@ from mesh.local.envoy.common import (
     tls_certificates,
     version_tag,
 )
-from mesh.local.envoy.rbac import rbac_filter
+from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_WORKLOAD, Pod
 from mesh.model.policy import effective_mtls_mode
 from mesh.model.resources import MeshResources
@@ -30,7 +30,7 @@ def _source_workloads(resources: MeshResources) -> list[tuple[str, str, str]]:
 
 
 # Marks the 5xx an inbound sidecar generates itself (app unreachable, reset, overflow), so the
-# caller's retry policy can tell them from the app's own answers (see DEFAULT_RETRY_ON).
+# caller's retry policy can tell them from the app's own answers (see mesh.local.envoy.retries).
 LOCAL_REPLY_CONFIG = {
     "mappers": [
         {
@@ -79,7 +79,13 @@ def _inbound_chain(
     unknown = inbound_cluster_name(port, security, UNKNOWN, UNKNOWN, "")
     clusters.append(static_cluster(unknown, [pod.app_port]))
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": unknown, "timeout": "0s"}})
-    filters = [f for f in (rbac_filter(view.resources, pod.labels, view.resources.namespace),) if f]
+    # destination.port / to.operation.ports name the container port: here, this listener's.
+    filters = rbac_filters(
+        view.resources,
+        pod.labels,
+        view.resources.namespace,
+        {pod.workload.container_port: pod.inbound_port},
+    )
     route_config = {
         "name": f"inbound_{security}",
         "virtual_hosts": [{"name": "inbound", "domains": ["*"], "routes": routes}],

@@ -25,19 +25,40 @@ from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
 from mesh.local.envoy.retries import retry_policy
 from mesh.local.topology import Pod
 from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services
-from mesh.model.resources import Destination, HTTPMatch, HTTPRoute, Service, StringMatch, short_host
+from mesh.model.resources import Destination, HTTPMatch, HTTPRoute, Service, StringMatch
 
 
 def string_matcher(match: StringMatch) -> dict[str, Any]:
+    """util.ConvertToEnvoyMatch: exact, prefix or safe_regex (RE2)."""
     if match.kind == "regex":
         return {"safe_regex": {"regex": match.value}}
     return {match.kind: match.value}
 
 
+def header_matcher(name: str, match: StringMatch, invert: bool = False) -> dict[str, Any]:
+    """route.go translateHeaderMatch: presence, else a string match; inverted for withoutHeaders."""
+    result: dict[str, Any] = {"name": name}
+    if match.kind == "present":
+        result["present_match"] = True
+    else:
+        result["string_match"] = string_matcher(match)
+        if invert:
+            result["treat_missing_header_as_empty"] = True
+    if invert:
+        result["invert_match"] = True
+    return result
+
+
 def route_match(match: HTTPMatch | None) -> dict[str, Any]:
+    """An HTTPMatchRequest as an Envoy RouteMatch (route.go TranslateRouteMatch)."""
     result: dict[str, Any] = {"prefix": "/"}
-    if match is not None and match.uri is not None:
-        uri = match.uri
+    if match is None:
+        return result
+    headers = [header_matcher(name, value) for name, value in match.headers]
+    headers += [header_matcher(name, value, invert=True) for name, value in match.without_headers]
+    headers.sort(key=lambda h: h["name"])
+    uri = match.uri
+    if uri is not None:
         result = (
             {"path": uri.value}
             if uri.kind == "exact"
@@ -45,9 +66,20 @@ def route_match(match: HTTPMatch | None) -> dict[str, Any]:
             if uri.kind == "prefix"
             else {"safe_regex": {"regex": uri.value}}
         )
-    if match is not None and match.headers:
-        result["headers"] = [
-            {"name": name, "string_match": string_matcher(value)} for name, value in match.headers
+    result["case_sensitive"] = not match.ignore_uri_case
+    for name, value in ((":method", match.method), (":authority", match.authority)):
+        if value is not None:
+            headers.append(header_matcher(name, value))
+    if match.scheme is not None:
+        headers.append(header_matcher(":scheme", match.scheme))
+    if headers:
+        result["headers"] = headers
+    if match.query_params:
+        result["query_parameters"] = [
+            {"name": name, "present_match": True}
+            if value.kind == "present"
+            else {"name": name, "string_match": string_matcher(value)}
+            for name, value in match.query_params
         ]
     return result
 
@@ -138,11 +170,16 @@ class OutboundBuilder:
     def route_action(self, rule: HTTPRoute) -> dict[str, Any]:
         weighted: list[dict[str, Any]] = []
         abort = rule.fault.abort_percent if rule.fault else 0.0
+        # route.go applyHTTPRouteDestination: one destination takes everything whatever its
+        # weight; of several, those at weight 0 are left out and the rest are relative.
+        single = len(rule.destinations) == 1
         for dest in rule.destinations:
+            if not single and dest.weight == 0:
+                continue
             clusters = self.destination_clusters(dest)
             total = sum(w for _, w in clusters)
             for name, share in clusters:
-                weight = dest.weight * share * 1000 // total
+                weight = (100 if single else dest.weight) * share * 1000 // total
                 aborted = round(weight * abort / 100)
                 if weight - aborted > 0:
                     weighted.append({"name": name, "weight": weight - aborted})
@@ -161,8 +198,6 @@ class OutboundBuilder:
                         }
                     )
         action: dict[str, Any] = {"timeout": f"{rule.timeout:.3f}s" if rule.timeout else "0s"}
-        if not weighted:  # every destination at weight 0: Istio answers 503
-            return {"direct_response": {"status": 503}}
         if len(weighted) == 1 and "request_headers_to_add" not in weighted[0]:
             action["cluster"] = weighted[0]["name"]
         else:
@@ -178,11 +213,12 @@ class OutboundBuilder:
             action = self.route_action(rule)
             fault = fault_config(rule)
             for match in matches:
-                entry: dict[str, Any] = {
-                    "name": rule.name or f"rule-{index}",
-                    "match": route_match(match),
-                    **action,
-                }
+                name = rule.name or f"rule-{index}"
+                if match is not None and match.name:
+                    name = f"{name}.{match.name}"  # route.go TranslateRoute's route name
+                entry: dict[str, Any] = {"name": name, "match": route_match(match), **action}
+                if match is not None and match.stat_prefix:
+                    entry["stat_prefix"] = match.stat_prefix
                 if fault and "route" in action:
                     entry["typed_per_filter_config"] = {"envoy.filters.http.fault": fault}
                 result.append(entry)
@@ -206,24 +242,15 @@ def compile_outbound_routes(
     virtual_hosts = []
     for service in mesh_services(resources):
         port = service.ports[0].port if service.ports else 8080
-        vs = next(
-            (
-                v
-                for v in resources.virtual_services
-                if v.applies_to_mesh and any(short_host(h) == service.name for h in v.hosts)
-            ),
-            None,
-        )
-        if vs is not None:
-            rules = applicable_rules(vs.http, labels, None)
-        else:
+        vs = resources.virtual_service_for(service.name)
+        rules = applicable_rules(vs.http, labels, {"mesh"}, resources.namespace, port) if vs else []
+        if not rules:  # no VirtualService, or none of its rules is for this proxy: default route
             rules = [(HTTPRoute(None, (), (Destination(service.name, None, None, 100),)), [None])]
         virtual_hosts.append(
             {
                 "name": f"{service.name}.{resources.namespace}.svc.cluster.local:{port}",
                 "domains": _domains(service.name, resources.namespace, port),
-                "routes": builder.routes(rules)
-                or [{"match": {"prefix": "/"}, "direct_response": {"status": 404}}],
+                "routes": builder.routes(rules),
             }
         )
     return {

@@ -16,7 +16,7 @@ from mesh.local.envoy.common import (
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
 from mesh.local.envoy.inbound import compile_inbound
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
-from mesh.local.envoy.rbac import rbac_filter
+from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_NAMESPACE, INGRESS_WORKLOAD, IngressGateway, Pod
 from mesh.model.policy import applicable_rules
 
@@ -53,16 +53,23 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
     labels = dict(gateway.labels)
     # Istio puts the RBAC filter on every HTTP listener, gateways included
     # (pilot/pkg/networking/core/listener.go buildGatewayHTTPFilters → authz builder).
-    authz = [f for f in (rbac_filter(view.resources, labels, INGRESS_NAMESPACE),) if f]
     builder = OutboundBuilder(view, view.certs[gateway.name])
     resources = view.resources
     bound = [g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)]
+    # The Gateway servers' ports are served on the gateway's one local port.
+    ports = {server.port: gateway.port for gw in bound for server in gw.servers}
+    authz = rbac_filters(resources, labels, INGRESS_NAMESPACE, ports)
     virtual_hosts = []
     for gw in bound:
+        reference = f"{gw.namespace}/{gw.name}"
+        server_port = gw.servers[0].port if gw.servers else None
         for vs in resources.virtual_services:
-            if not any(n in (gw.name, f"{resources.namespace}/{gw.name}") for n in vs.gateways):
+            if not vs.bound_to(reference):
                 continue
-            rules = applicable_rules(vs.http, labels, gw.name)
+            # gateway.go: match.gateways and match.port are judged against this server.
+            rules = applicable_rules(vs.http, labels, {reference}, INGRESS_NAMESPACE, server_port)
+            if not rules:  # route.go: a VirtualService with no route for this gateway is dropped
+                continue
             domains = sorted({h for h in vs.hosts})
             virtual_hosts.append(
                 {
