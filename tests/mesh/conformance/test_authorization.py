@@ -11,7 +11,6 @@ Three kinds of cases, each naming the Istio file and function that define the ou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import http.client
 import json
@@ -117,7 +116,10 @@ ISTIO_CASES = [
     # builder.go build: dry-run and enforced policies of one action in one filter.
     ("dry-run-mix", ["dry-run-mix-out.yaml"]),
     # builder.go shadowRuleStatPrefix: istio_dry_run_deny_ / istio_dry_run_allow_.
-    ("dry-run-allow-and-deny", ["dry-run-allow-and-deny-out1.yaml", "dry-run-allow-and-deny-out2.yaml"]),
+    (
+        "dry-run-allow-and-deny",
+        ["dry-run-allow-and-deny-out1.yaml", "dry-run-allow-and-deny-out2.yaml"],
+    ),
     # model.go generatePermission/generatePrincipal: an empty rule `{}` matches everything.
     ("allow-empty-rule", ["allow-empty-rule-out.yaml"]),
     # builder.go rbacPolicyMatchNever: an ALLOW policy without rules allows nothing.
@@ -182,7 +184,11 @@ def test_root_namespace_policy_applies_mesh_wide_and_others_stay_in_their_namesp
     # the root namespace (istio-system); policyattachment.go isSelected for the selector.
     resources = with_docs(
         step_without_policies(finalize),
-        policy("action: DENY\nrules:\n- to:\n  - operation:\n      paths: [/root]", "root", "istio-system")
+        policy(
+            "action: DENY\nrules:\n- to:\n  - operation:\n      paths: [/root]",
+            "root",
+            "istio-system",
+        )
         + "---\n"
         + policy(
             "selector:\n  matchLabels:\n    istio: ingressgateway\n"
@@ -340,7 +346,11 @@ INVALID = [
     ("rules:\n- to:\n  - operation:\n      methods: ['']", "operation.methods[0]", "empty value"),
     # security.go ValidatePorts / ValidateIPs.
     ("rules:\n- to:\n  - operation:\n      ports: [http]", "operation.ports[0]", "bad port"),
-    ("rules:\n- to:\n  - operation:\n      ports: [8080]", "operation.ports[0]", "must be a string"),
+    (
+        "rules:\n- to:\n  - operation:\n      ports: [8080]",
+        "operation.ports[0]",
+        "must be a string",
+    ),
     (
         "rules:\n- from:\n  - source:\n      ipBlocks: [10.0.0.0/33]",
         "source.ipBlocks[0]",
@@ -378,7 +388,8 @@ def test_what_istio_validation_rejects_is_an_error_naming_the_field(
 def test_dry_run_annotation_must_be_a_boolean(finalize) -> None:
     # validation.go checkDryRunAnnotation: strconv.ParseBool of the value.
     text = policy("rules:\n- {}").replace(
-        "  namespace: voting\n", "  namespace: voting\n  annotations:\n    istio.io/dry-run: maybe\n"
+        "  namespace: voting\n",
+        "  namespace: voting\n  annotations:\n    istio.io/dry-run: maybe\n",
     )
     error = str(parse_error(finalize, text))
     assert "metadata.annotations[istio.io/dry-run]" in error and "maybe" in error
@@ -564,17 +575,22 @@ def envoy(
     listeners, clusters = [], {}
     ports = {}
     for case, port in zip(ENVOY_CASES, listener_ports, strict=True):
-        docs = PERMISSIVE + "---\n" + policy(
-            "selector:\n  matchLabels:\n    app: voting-app\n" + case.spec, case.name
+        docs = (
+            PERMISSIVE
+            + "---\n"
+            + policy("selector:\n  matchLabels:\n    app: voting-app\n" + case.spec, case.name)
         )
         if case.name == "dry-run":
             docs = docs.replace(
-                f"  name: {case.name}\n", f"  name: {case.name}\n  annotations:\n    istio.io/dry-run: 'true'\n"
+                f"  name: {case.name}\n",
+                f"  name: {case.name}\n  annotations:\n    istio.io/dry-run: 'true'\n",
             )
         resources = with_docs(base, docs)
         workload = next(w for w in resources.mesh_workloads() if w.app == "voting-app")
         pod = Pod(f"voting-app-{case.name}", workload, app_port, port, port, port)
-        view = MeshView(resources, (pod,), {pod.name: ca.issue("voting", workload.service_account, pod.name)})
+        view = MeshView(
+            resources, (pod,), {pod.name: ca.issue("voting", workload.service_account, pod.name)}
+        )
         listener, pod_clusters = compile_inbound(view, pod)
         listener["name"] = f"inbound-{case.name}"
         listeners.append(listener)
@@ -582,7 +598,9 @@ def envoy(
         ports[case.name] = port
     bootstrap = {
         "node": {"id": "authz-conformance", "cluster": "authz-conformance"},
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+        },
         "static_resources": {
             "listeners": [{k: v for k, v in x.items() if k != "@type"} for x in listeners],
             "clusters": [{k: v for k, v in c.items() if k != "@type"} for c in clusters.values()],
@@ -636,4 +654,3 @@ def test_real_envoy_enforces_the_compiled_policy(envoy: dict[str, int], case: En
         for method, path, headers, _ in case.requests
     ]
     assert outcomes == [(method, path, status) for method, path, _, status in case.requests]
-
