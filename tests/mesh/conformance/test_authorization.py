@@ -18,6 +18,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -494,6 +495,14 @@ ENVOY_CASES = [
         "- from:\n  - source:\n      principals: ['*']\n  to:\n  - operation:\n      paths: [/mtls]",
         (("GET", "/ip", {}, 200), ("GET", "/mtls", {}, 403)),
     ),
+    # generator.go srcPrincipalGenerator / srcNamespaceGenerator over mutual TLS: the
+    # principal is the client certificate's SPIFFE id (test_real_envoy_matches_principals...).
+    EnvoyCase(
+        "mtls-principals",
+        "rules:\n- from:\n  - source:\n      principals: [cluster.local/ns/voting/sa/voting-analytics]\n"
+        "- from:\n  - source:\n      namespaces: [istio-*]\n  to:\n  - operation:\n      paths: [/gw]",
+        (("GET", "/", {}, 403),),
+    ),
     # destPortGenerator: the container port (8080) is this listener; 9999 is not.
     EnvoyCase(
         "ports",
@@ -552,6 +561,19 @@ def request(port: int, method: str, path: str, headers: dict[str, str]) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request(method, path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def mtls_request(port: int, cert: Any, path: str) -> int:
+    """A request over the mutual-TLS chain with `cert` (an IssuedCert) as client identity."""
+    context = ssl.create_default_context(cafile=str(cert.ca))
+    context.check_hostname = False  # workload certificates carry a SPIFFE URI, no DNS name
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    try:
+        connection.request("GET", path)
         return connection.getresponse().status
     finally:
         connection.close()
@@ -654,3 +676,18 @@ def test_real_envoy_enforces_the_compiled_policy(envoy: dict[str, int], case: En
         for method, path, headers, _ in case.requests
     ]
     assert outcomes == [(method, path, status) for method, path, _, status in case.requests]
+
+
+def test_real_envoy_matches_principals_and_namespaces_on_the_mtls_chain(
+    envoy: dict[str, int], ca: LocalCA
+) -> None:
+    # model.go New: principals → authenticated principal_name spiffe://<principal>;
+    # namespaces → regex .*/ns/<ns>/.*, both read from the verified client certificate.
+    port = envoy["mtls-principals"]
+    analytics = ca.issue("voting", "voting-analytics", "client-analytics")
+    storage = ca.issue("voting", "voting-storage", "client-storage")
+    gateway = ca.issue("istio-system", "istio-ingressgateway-service-account", "client-gw")
+    assert mtls_request(port, analytics, "/") == 200
+    assert mtls_request(port, storage, "/") == 403
+    assert mtls_request(port, gateway, "/gw") == 200
+    assert mtls_request(port, gateway, "/other") == 403
