@@ -34,7 +34,7 @@ def outage(mesh: Mesh, server: PrivateServer, cookie: str | None) -> SteadyVotes
     load.start()
     paused = False
     try:
-        time.sleep(2)
+        load.wait_for_acknowledged(15)  # votes acknowledged before the outage (about 2 s)
         server.pause()
         paused = True
         time.sleep(5)
@@ -47,7 +47,7 @@ def outage(mesh: Mesh, server: PrivateServer, cookie: str | None) -> SteadyVotes
             recent = [o for _, o in load.votes[-5:]]
             if len(load.acknowledged()) > acked and all(o.status == 303 for o in recent):
                 break
-        time.sleep(1)
+        load.wait_for_completed(load.completed + 20)  # after recovery (about 1 s)
     finally:
         if paused:
             server.resume()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from tests.support.waiting import wait_until
+
 COOKIE_ON = "featureflag=on"
 
 
@@ -111,7 +113,12 @@ async def voters(
 
 
 class SteadyVotes(threading.Thread):
-    """Votes (and optionally page views) at a steady rate until stopped; never re-sends."""
+    """Votes (and optionally page views) at a steady rate until stopped; never re-sends.
+
+    A test that needs a number of requests (before or after something it does) waits for
+    them with `wait_for_completed`, never for a number of seconds: a busy machine delays
+    the sender and the answers.
+    """
 
     def __init__(
         self, url: str, rate: float, cookie: str | None = None, pages: bool = True
@@ -162,12 +169,34 @@ class SteadyVotes(threading.Thread):
         outcome = await cast(session, self.url, "Cats", vote_id, self.cookie)
         self.votes.append((vote_id, outcome))
 
+    @property
+    def completed(self) -> int:
+        """Requests answered (or failed) so far: votes and page views."""
+        return len(self.votes) + len(self.page_outcomes)
+
+    def wait_for_completed(self, count: int, timeout: float = 60) -> None:
+        """Block until `count` requests in all have completed; fail after `timeout` s."""
+        wait_until(
+            lambda: self.completed >= count,
+            timeout,
+            f"{count} requests of the steady votes (completed {self.completed})",
+        )
+
+    def wait_for_acknowledged(self, count: int, timeout: float = 60) -> None:
+        """Block until `count` votes in all were acknowledged; fail after `timeout` s."""
+        wait_until(
+            lambda: len(self.acknowledged()) >= count,
+            timeout,
+            f"{count} acknowledged votes (so far {len(self.acknowledged())})",
+        )
+
     def stop(self) -> None:
         self._halt.set()
         self.join(30)
+        assert not self.is_alive(), "the steady votes did not stop"
 
     def acknowledged(self) -> set[str]:
-        return {vote_id for vote_id, o in self.votes if o.status == 303}
+        return {vote_id for vote_id, o in list(self.votes) if o.status == 303}
 
     def unacknowledged(self) -> list[str]:
         acked = self.acknowledged()
