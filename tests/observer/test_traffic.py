@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 import threading
@@ -26,9 +27,17 @@ class Seen:
     arrivals: list[float] = field(default_factory=list)
     cookies: list[bool] = field(default_factory=list)
     votes: list[str] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)  # when slow answers were sent
 
 
-def fake_app(seen: Seen, mode: str = "ok") -> web.Application:
+# Slow answers take longer than the whole plan's schedule (under a second), so an open-loop
+# generator has sent every request before the first answer: true on any machine that does
+# not stall for seconds, unlike a bound close to the schedule itself.
+SLOW_S = 3.0
+HANG_S = 5.0
+
+
+def fake_app(seen: Seen, mode: str = "ok", slow_s: float = 1.0) -> web.Application:
     """The page answers with app 2.0 for featureflag=on users, else 1.0; votes redirect."""
 
     async def page(request: web.Request) -> web.StreamResponse:
@@ -36,11 +45,12 @@ def fake_app(seen: Seen, mode: str = "ok") -> web.Application:
         flagged = "featureflag=on" in request.headers.get("Cookie", "")
         seen.cookies.append(flagged)
         if mode == "slow":
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(slow_s)
+            seen.answers.append(time.monotonic())
         if mode == "error":
             return web.Response(status=500, text="boom")
         if mode == "hang":
-            await asyncio.sleep(2.0)  # longer than the client's timeout
+            await asyncio.sleep(HANG_S)  # far longer than the client's timeout
         if mode == "drop":
             assert request.transport is not None
             request.transport.close()
@@ -62,9 +72,32 @@ def fake_app(seen: Seen, mode: str = "ok") -> web.Application:
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 
-async def _serve(aiohttp_server: ServerFactory, seen: Seen, mode: str = "ok") -> str:
-    server = await aiohttp_server(fake_app(seen, mode))
+async def _serve(
+    aiohttp_server: ServerFactory, seen: Seen, mode: str = "ok", slow_s: float = 1.0
+) -> str:
+    server = await aiohttp_server(fake_app(seen, mode, slow_s))
     return str(server.make_url("/"))
+
+
+def arrival_rate(arrivals: list[float]) -> float:
+    """Requests per second from a least-squares line through (index, arrival time).
+
+    Every arrival counts, so one late first or last request (a busy machine's stall) moves
+    the estimate by a fraction of what it moves (last - first) / (n - 1).
+    """
+    n = len(arrivals)
+    mean_i, mean_t = (n - 1) / 2, sum(arrivals) / n
+    slope = sum((i - mean_i) * (t - mean_t) for i, t in enumerate(arrivals)) / sum(
+        (i - mean_i) ** 2 for i in range(n)
+    )
+    return 1 / slope
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        await asyncio.sleep(0.02)
 
 
 class TestOpenLoopRate:
@@ -74,36 +107,39 @@ class TestOpenLoopRate:
         seen = Seen()
         url = await _serve(aiohttp_server, seen)
         result = await run_traffic(TrafficPlan(url, rate=50, duration=3))
-        assert result.sent == 150
-        observed = (len(seen.arrivals) - 1) / (seen.arrivals[-1] - seen.arrivals[0])
-        assert observed == pytest.approx(50, rel=0.10)
+        assert result.sent == 150 and len(seen.arrivals) == 150
+        assert arrival_rate(seen.arrivals) == pytest.approx(50, rel=0.10)
 
     async def test_traffic_stops_by_itself_after_its_duration(
         self, aiohttp_server: ServerFactory
     ) -> None:
         seen = Seen()
         url = await _serve(aiohttp_server, seen)
-        started = time.monotonic()
-        result = await run_traffic(TrafficPlan(url, rate=20, duration=1.5))
-        assert time.monotonic() - started < 3.0
+        # It ends by itself (a deadline far below anything but "never"), after its whole
+        # schedule: the last of 30 requests is due 1.45 s after the first.
+        result = await asyncio.wait_for(run_traffic(TrafficPlan(url, rate=20, duration=1.5)), 30)
         assert result.finished is not None and result.scheduled == 30
+        assert result.elapsed >= 29 / 20
 
     async def test_slow_responses_do_not_lower_the_offered_rate(
         self, aiohttp_server: ServerFactory
     ) -> None:
         seen = Seen()
-        url = await _serve(aiohttp_server, seen, mode="slow")
-        result = await run_traffic(TrafficPlan(url, rate=20, duration=1, timeout=5))
+        url = await _serve(aiohttp_server, seen, mode="slow", slow_s=SLOW_S)
+        result = await run_traffic(TrafficPlan(url, rate=20, duration=1, timeout=10))
         assert result.sent == 20
-        assert seen.arrivals[-1] - seen.arrivals[0] < 1.2
+        # Open loop: no request waited for an answer, so all arrived before the first one.
+        assert len(seen.arrivals) == 20 and max(seen.arrivals) < min(seen.answers)
         assert result.statuses[200] == 20
 
     async def test_requests_beyond_the_concurrency_bound_are_counted_as_not_sent(
         self, aiohttp_server: ServerFactory
     ) -> None:
         seen = Seen()
-        url = await _serve(aiohttp_server, seen, mode="slow")
-        result = await run_traffic(TrafficPlan(url, rate=20, duration=1, concurrency=5, timeout=5))
+        url = await _serve(aiohttp_server, seen, mode="slow", slow_s=SLOW_S)
+        plan = TrafficPlan(url, rate=20, duration=1, concurrency=5, timeout=10)
+        result = await run_traffic(plan)
+        # No slot frees before the last request is due (SLOW_S): exactly 5 sent.
         assert result.sent == 5
         assert result.not_sent == 15
 
@@ -114,11 +150,15 @@ class TestOpenLoopRate:
         url = await _serve(aiohttp_server, seen)
         runner = TrafficRunner(TrafficPlan(url, rate=20, duration=60))
         runner.start()
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: runner.result.sent >= 5, 30, "5 requests sent")
         assert runner.running
-        result = await asyncio.wait_for(runner.stop(), 2)
+        sent_when_asked = runner.result.sent
+        result = await asyncio.wait_for(runner.stop(), 10)
         assert not runner.running
-        assert 5 <= result.sent <= 15
+        # Not one more request after the stop (the plan had 1200).
+        assert result.sent == sent_when_asked
+        await asyncio.sleep(0.5)  # 10 more would be due by now if it still ran
+        assert len(seen.arrivals) <= sent_when_asked
 
 
 class TestOutcomes:
@@ -138,7 +178,8 @@ class TestOutcomes:
         started = time.monotonic()
         result = await run_traffic(TrafficPlan(url, rate=20, duration=0.5, timeout=0.3))
         assert result.timeouts == 10 and not result.statuses
-        assert time.monotonic() - started < 1.5
+        # 0.45 s of schedule + 0.3 s timeout; waiting for any answer would take HANG_S.
+        assert time.monotonic() - started < HANG_S - 2
 
     async def test_dropped_connections_count_as_connection_errors(
         self, aiohttp_server: ServerFactory
@@ -158,7 +199,10 @@ class TestOutcomes:
     ) -> None:
         seen = Seen()
         url = await _serve(aiohttp_server, seen)
-        await run_traffic(TrafficPlan(url, rate=200, duration=0.5, cookie_share=0.25))
+        # Slots for all 100: a stall that makes requests due at once must not drop any.
+        plan = TrafficPlan(url, rate=200, duration=0.5, cookie_share=0.25, concurrency=100)
+        result = await run_traffic(plan)
+        assert result.sent == 100
         assert sum(seen.cookies) == 25
         plan = TrafficPlan(url, cookie_share=0.25)
         assert [plan.has_cookie(u) for u in range(8)] == [
@@ -168,7 +212,8 @@ class TestOutcomes:
     async def test_app_version_is_judged_from_the_page(self, aiohttp_server: ServerFactory) -> None:
         seen = Seen()
         url = await _serve(aiohttp_server, seen)
-        result = await run_traffic(TrafficPlan(url, rate=200, duration=0.5, cookie_share=0.25))
+        plan = TrafficPlan(url, rate=200, duration=0.5, cookie_share=0.25, concurrency=100)
+        result = await run_traffic(plan)
         assert result.versions == {"2.0": 25, "1.0": 75}
         assert result.version_share("2.0") == 0.25
 
@@ -177,9 +222,12 @@ class TestOutcomes:
     ) -> None:
         seen = Seen()
         url = await _serve(aiohttp_server, seen)
-        result = await run_traffic(TrafficPlan(url, rate=200, duration=0.5, vote_share=0.5))
+        plan = TrafficPlan(url, rate=200, duration=0.5, vote_share=0.5, concurrency=100)
+        result = await run_traffic(plan)
+        assert result.sent == 100
         assert result.votes == len(seen.votes) == result.statuses[303]
-        assert 30 <= result.votes <= 70
+        # Each request draws vote-or-page: 4 standard deviations of a binomial count.
+        assert abs(result.votes - 50) <= 4 * math.sqrt(result.sent * 0.25)
         assert set(seen.votes) == {"Cats", "Dogs"}
 
 
