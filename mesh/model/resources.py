@@ -689,10 +689,16 @@ def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def parse_resources(documents: list[dict[str, Any]]) -> MeshResources:
-    """Parse a rendered step. Istio kinds are checked field by field against SCHEMAS."""
+def parse_resources(
+    documents: list[dict[str, Any]], check_references: bool = True
+) -> MeshResources:
+    """Parse a rendered step. Istio kinds are checked field by field against SCHEMAS.
+
+    `check_references=False` leaves dangling hosts and subsets to the caller (`voting
+    analyze` reports them as findings instead of stopping at the first).
+    """
     try:
-        return _parse(documents)
+        return _parse(documents, check_references)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidResource(f"malformed resource: {type(exc).__name__} {exc}") from exc
 
@@ -733,7 +739,7 @@ def _check_kind(doc: dict[str, Any], resource: str) -> None:
         )
 
 
-def _parse(documents: list[dict[str, Any]]) -> MeshResources:
+def _parse(documents: list[dict[str, Any]], check_references: bool = True) -> MeshResources:
     result = MeshResources()
     result.namespace = next(
         (d["metadata"]["name"] for d in documents if d.get("kind") == "Namespace"),
@@ -828,7 +834,8 @@ def _parse(documents: list[dict[str, Any]]) -> MeshResources:
                     namespace=namespace,
                 )
             )
-    _check_references(result)
+    if check_references:
+        _check_references(result)
     return result
 
 
