@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "functions.cli",
     "mesh.local.cli",
+    "mesh.analyze.cli",
     "observer.cli",
     "rollout.cli",
     "bench.cli",
