@@ -333,10 +333,11 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
 
 def format_status(status: dict[str, Any]) -> str:
     step = status.get("step") or {}
-    lines = [
-        f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}",
-        "",
-    ]
+    lines = [f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}"]
+    from mesh.apply.documents import format_overlay
+
+    applied = format_overlay(status.get("step"), status.get("applied") or [])
+    lines += [applied, ""] if applied else [""]
     lines.append(f"{'WORKLOAD':<24}{'VERSION':<9}{'READY':<8}RESTARTS")
     for w in status["workloads"]:
         lines.append(

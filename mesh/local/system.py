@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from mesh.apply.documents import app_namespace, overlay
 from mesh.local import backends as backends_mod
 from mesh.local.ca import LocalCA
 from mesh.local.envoy import MeshView, ProxyConfig, compile_ingress, compile_sidecar
@@ -125,6 +126,8 @@ class LocalMesh:
         self.extra_processes: list[ManagedProcess] = []
         self.prometheus: Prometheus | None = None
         self.documents: list[dict[str, Any]] = []  # the resources in force, as applied
+        self.rendered: dict[Step, list[dict[str, Any]]] = {}  # each step as last rendered
+        self.applied: list[dict[str, str]] = []  # what `documents` change on top of the step
         self.rollout: dict[str, Any] | None = None  # progress a rollout reports, for the observer
         self.revisions: dict[str, int] = {}  # per app: bumped when its code changes (--watch)
 
@@ -200,16 +203,32 @@ class LocalMesh:
     async def apply_step(self, step: str | int | Step) -> None:
         target = step if isinstance(step, Step) else resolve_step(step)
         documents = await asyncio.to_thread(render_step, target)
-        await self.apply_documents(documents, target)
+        await self.apply_documents(documents, target, rendered=documents)
 
-    async def apply_documents(self, documents: list[dict[str, Any]], step: Step) -> None:
+    async def apply_documents(
+        self,
+        documents: list[dict[str, Any]],
+        step: Step,
+        rendered: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Make the system match these resources (a rendered step, possibly edited).
 
         Invalid resources are refused before anything changes; the old routes keep serving.
+        `rendered` is the step as rendered when the caller has it (else it is rendered once
+        per step and cached): status shows what `documents` change on top of it.
         """
         resources = parse_resources(documents)
+        base = rendered if rendered is not None else self.rendered.get(step)
+        if base is None:
+            try:
+                base = await asyncio.to_thread(render_step, step)
+            except StepError as exc:
+                self.event(f"step {step.number} not rendered, overlay unknown: {exc}")
         async with self.lock:
             self.documents = documents
+            if base is not None:
+                self.rendered[step] = base
+            self.applied = overlay(base, documents, app_namespace(documents)) if base else []
             self.event(f"applying step {step.number} ({step.name})")
             await self._transition(resources)
             self._update_targets()
@@ -236,7 +255,7 @@ class LocalMesh:
             return
         try:
             documents = await asyncio.to_thread(render_step, self.step)
-            await self.apply_documents(documents, self.step)
+            await self.apply_documents(documents, self.step, rendered=documents)
         except (MeshError, StepError) as exc:
             self.event(f"change rejected, previous routes keep serving: {exc}")
 
@@ -529,6 +548,7 @@ class LocalMesh:
             )
         return {
             "step": {"number": self.step.number, "name": self.step.name} if self.step else None,
+            "applied": self.applied,
             "ingress": f"http://127.0.0.1:{self.options.ingress_port}/",
             "ingress_admin_port": self.ingress.admin_port if self.ingress else None,
             "prometheus": self.prometheus.url if self.prometheus else None,

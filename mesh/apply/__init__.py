@@ -1,0 +1,1 @@
+"""`voting apply | delete`: kubectl-apply semantics for the local mesh and a cluster."""
