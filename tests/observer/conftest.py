@@ -114,6 +114,8 @@ class Exposition:
 class PrometheusServer:
     """A real Prometheus on a private port scraping `targets` every second."""
 
+    READY_S = 60  # usually 1-2 s; polled, so a busy machine only makes it slower
+
     def __init__(self, workdir: Path, targets: list[str], port: int | None = None) -> None:
         self.workdir = workdir
         self.targets = targets
@@ -145,7 +147,7 @@ class PrometheusServer:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.READY_S
         while time.monotonic() < deadline:
             with (
                 contextlib.suppress(OSError),
@@ -159,7 +161,7 @@ class PrometheusServer:
                 )
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError("prometheus not ready after 20 s")
+        raise RuntimeError(f"prometheus not ready after {self.READY_S} s")
 
     def stop(self) -> None:
         if self.process is None:

@@ -158,12 +158,12 @@ class TestDashboardOnTheFakeKubernetesAPI:
         app = ObserverApp(source, refresh_s=0.2, votes_every_s=60)
         async with app.run_test(size=(120, 40)) as pilot:
             status = app.query_one(StatusLine)
-            await wait_for(pilot, lambda: "retry in" in status.plain, 5)
+            await wait_for(pilot, lambda: "retry in" in status.plain, 30)
             assert "kubernetes ● Kubernetes API" in status.plain
             await asyncio.sleep(3.0)
             canary.forbidden.clear()
             table = app.query_one(ServicesTable)
-            await wait_for(pilot, lambda: "cookie featureflag=on" in table.text(120).plain, 15)
+            await wait_for(pilot, lambda: "cookie featureflag=on" in table.text(120).plain, 30)
             assert "kubernetes ● up" in status.plain
             # 0.2 s ticks for 3 s would be ~15 attempts; a 1 s, 2 s, 4 s backoff makes 3.
             failed = sum(1 for r in canary.requests[:40] if r.path == DEPLOYMENTS)
@@ -175,9 +175,9 @@ class TestDashboardOnTheFakeKubernetesAPI:
         app = ObserverApp(source, refresh_s=0.3, votes_every_s=60)
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.query_one(ServicesTable)
-            await wait_for(pilot, lambda: "cookie featureflag=on" in table.text(120).plain, 10)
+            await wait_for(pilot, lambda: "cookie featureflag=on" in table.text(120).plain, 30)
             await pilot.press("5")
             await pilot.press("y")
-            await wait_for(pilot, lambda: canary.find("Deployment", "voting-app-1-0") is None, 15)
-            await wait_for(pilot, lambda: "cookie featureflag=on" not in table.text(120).plain, 5)
+            await wait_for(pilot, lambda: canary.find("Deployment", "voting-app-1-0") is None, 30)
+            await wait_for(pilot, lambda: "cookie featureflag=on" not in table.text(120).plain, 30)
             assert "all traffic" in table.text(120).plain

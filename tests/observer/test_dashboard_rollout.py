@@ -65,8 +65,9 @@ class RolloutSource(FixedSource):
 
 
 async def wait_for(
-    pilot: Any, condition: Callable[[], bool], timeout: float = 5, what: str = ""
+    pilot: Any, condition: Callable[[], bool], timeout: float = 30, what: str = ""
 ) -> None:
+    """Let the app run until `condition()` holds (polled: a busy machine only slows it)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
@@ -300,7 +301,7 @@ class TestRolloutKey:
             await wait_for(pilot, lambda: app.state is not None, what="first state")
             await pilot.press("R", "y")
             await wait_for(
-                pilot, lambda: "✓ promoted" in panel(app), timeout=10, what="promoted on the panel"
+                pilot, lambda: "✓ promoted" in panel(app), timeout=30, what="promoted on the panel"
             )
             assert [r["weight"] for r in fake_system.reports if r["state"] == "running"][:1] == [50]
             assert fake_system.steps == [5]  # finalize
@@ -350,7 +351,7 @@ class TestRolloutKey:
             await wait_for(pilot, lambda: app.state is not None, what="first state")
             await pilot.press("R", "y")
             await wait_for(
-                pilot, lambda: "↩ rolled back" in panel(app), timeout=10, what="rolled back"
+                pilot, lambda: "↩ rolled back" in panel(app), timeout=30, what="rolled back"
             )
             text = panel(app)
             assert "reason: gate failed at weight 50%: success-rate 0.8" in text
@@ -469,13 +470,13 @@ class TestRolloutOnTheLocalSystem:
         app = ObserverApp(source, refresh_s=0.5, rollout_spec=spec)
         try:
             async with app.run_test(size=(80, 24)) as pilot:
-                await wait_for(pilot, lambda: app.state is not None, 10, "first state")
+                await wait_for(pilot, lambda: app.state is not None, 30, "first state")
                 await pilot.press("t")  # demo traffic: 10 req/s, a quarter with the cookie
                 await pilot.press("R")
                 assert isinstance(app.screen, ConfirmRollout)
                 await pilot.press("y")
-                await wait_for(pilot, lambda: "weight 10%" in panel(app), 15, "weight 10%")
-                await wait_for(pilot, lambda: "weight 50%" in panel(app), 30, "weight 50%")
+                await wait_for(pilot, lambda: "weight 10%" in panel(app), 60, "weight 10%")
+                await wait_for(pilot, lambda: "weight 50%" in panel(app), 60, "weight 50%")
                 text = panel(app)
                 assert "10% ✓ → 50% ● → 100%" in text
                 assert "  10%  ✓✓✓✓  pass" in text

@@ -103,9 +103,12 @@ def prometheus(
 
 
 async def eventually(
-    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 25.0
+    read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 60.0
 ) -> T:
-    """Poll until Prometheus has scraped enough for `ok`; return the last value read."""
+    """Poll until Prometheus has scraped enough for `ok`; return the last value read.
+
+    Usually a few seconds (scrapes every second); the deadline is for a busy machine.
+    """
     deadline = time.monotonic() + timeout
     value = await read()
     while not ok(value) and time.monotonic() < deadline:
