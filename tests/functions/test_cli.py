@@ -34,7 +34,7 @@ def _voting(*args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 10) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1]
