@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "rollout.cli",
     "bench.cli",
     "mesh.cluster.cli",
+    "mesh.proxyconfig.cli",
     "mesh.apply.cli",
 )
 
