@@ -32,6 +32,7 @@ from mesh.cluster import kinds as k
 from mesh.cluster.api import KubeApi, not_served
 from mesh.cluster.errors import Forbidden, NotFound, NotServed, RolloutFailed
 from mesh.cluster.status import cluster_status
+from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.router import Progress, Route, RouterError, default_route, with_default_route
 from mesh.steps import Step, StepError, render_step, resolve_step
 
@@ -307,6 +308,7 @@ class KubernetesRouter:
             self.api.list(k.PEER_AUTHENTICATION, ns),
             self._ingress(),
         )
+        peer_authentications = [*peer_authentications, *await self._mesh_peer_authentications()]
         return cluster_status(
             target={"kind": "kubernetes", "context": self.context, "namespace": ns},
             namespace=ns,
@@ -319,6 +321,15 @@ class KubernetesRouter:
             destination_rules=destination_rules,
             peer_authentications=peer_authentications,
         )
+
+    async def _mesh_peer_authentications(self) -> list[dict[str, Any]]:
+        """Mesh-wide PeerAuthentications (Istio's root namespace), if we may read them."""
+        if self.namespace == ROOT_NAMESPACE:
+            return []
+        try:
+            return await self.api.list(k.PEER_AUTHENTICATION, ROOT_NAMESPACE)
+        except (Forbidden, NotServed, NotFound):
+            return []  # without the permission, status shows the namespace's policies only
 
     async def _ingress(self) -> str | None:
         """The Istio ingress gateway's load-balancer address, if it has one we may read."""

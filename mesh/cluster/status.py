@@ -2,20 +2,20 @@
 
 `cluster_status` maps Deployments, Pods, Services, VirtualServices, DestinationRules and
 PeerAuthentications, as read from the API, to the status `voting status` prints; `tls_rows`
-turns that status into `voting tls-check` rows. Istio's rules are read leniently (unknown
-fields are ignored, unlike the local mesh's parser) because a cluster holds what others wrote:
-
-- the PeerAuthentication in force for a workload: one whose selector matches its labels,
-  else the namespace-wide one, else PERMISSIVE (the mesh-wide policy in the root namespace
-  is not read);
-- the TLS a client uses: the DestinationRule's `trafficPolicy.tls.mode`, else Istio's auto
-  mutual TLS (ISTIO_MUTUAL unless every endpoint has mTLS DISABLEd).
+turns that status into `voting tls-check` rows. The objects are parsed into the same typed
+model as the local mesh's (mesh.model), leniently because a cluster holds what others wrote
+(unknown fields dropped, unreadable objects left out), and Istio's rules are the model's
+(mesh.model.policy): one implementation for both backends. PeerAuthentications of the root
+namespace are applied when the caller passes them (the router reads its own namespace).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mesh.model.describe import describe_routes
+from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
+from mesh.model.resources import MeshResources, parse_resources
 from mesh.steps import Step
 
 NO_PROBE_NOTE = "no live probe in a cluster; use istioctl x describe"
@@ -81,144 +81,25 @@ def workload_entry(deployment: Obj, pods: list[Obj]) -> Obj:
     }
 
 
-# ---------------------------------------------------------------- mutual TLS
-def _peer_policies(peer_authentications: list[Obj], labels: dict[str, str]) -> list[Obj]:
-    selected = [
-        p
-        for p in peer_authentications
-        if _selects((_spec(p).get("selector") or {}).get("matchLabels"), labels)
-    ]
-    namespace_wide = [
-        p for p in peer_authentications if not (_spec(p).get("selector") or {}).get("matchLabels")
-    ]
-    return selected + sorted(namespace_wide, key=lambda p: _meta(p).get("creationTimestamp", ""))
-
-
-def effective_mtls_mode(peer_authentications: list[Obj], labels: dict[str, str]) -> str:
-    for policy in _peer_policies(peer_authentications, labels):
-        mode = (_spec(policy).get("mtls") or {}).get("mode", "UNSET")
-        if mode != "UNSET":
-            return mode
-    return "PERMISSIVE"
-
-
-def peer_authentication_name(
-    peer_authentications: list[Obj], labels: dict[str, str], namespace: str
-) -> str:
-    policies = _peer_policies(peer_authentications, labels)
-    return f"{_meta(policies[0]).get('name')}/{namespace}" if policies else "-"
-
-
-def _destination_rule(destination_rules: list[Obj], service: str) -> Obj | None:
-    return next(
-        (d for d in destination_rules if short_host(_spec(d).get("host", "")) == service), None
-    )
-
-
-def _subset_labels(rule: Obj | None, subset: str | None) -> dict[str, str]:
-    if rule is None or subset is None:
-        return {}
-    for entry in _spec(rule).get("subsets") or []:
-        if entry.get("name") == subset:
-            return dict(entry.get("labels") or {})
-    return {}
-
-
-# ---------------------------------------------------------------- routes
-def _describe_match(match: Obj) -> str:
-    parts = []
-    if match.get("sourceLabels"):
-        parts.append("from " + ",".join(f"{k}={v}" for k, v in match["sourceLabels"].items()))
-    for name, value in (match.get("headers") or {}).items():
-        kind, text = next(iter(value.items())) if value else ("exact", "")
-        if name.lower() == "cookie" and "featureflag=on" in str(text):
-            parts.append("cookie featureflag=on")
-        else:
-            symbol = {"exact": "=", "prefix": "^=", "regex": "~"}.get(kind, f" {kind} ")
-            parts.append(f"{name.lower()}{symbol}{text}")
-    uri = match.get("uri") or {}
-    if uri and uri != {"prefix": "/"}:
-        kind, text = next(iter(uri.items()))
-        parts.append("uri" + {"exact": "=", "prefix": "^=", "regex": "~"}.get(kind, kind) + text)
-    return " & ".join(parts) or "all"
-
-
-def describe_routes(
-    virtual_services: list[Obj], destination_rules: list[Obj], service: str
-) -> list[Obj]:
-    """Which match sends traffic to which subset, like the local mesh's `describe_routes`."""
-    rule = _destination_rule(destination_rules, service)
-    routes: list[Obj] = []
-    for vs in virtual_services:
-        for http in _spec(vs).get("http") or []:
-            destinations = http.get("route") or []
-            matches = http.get("match") or []
-            condition = " | ".join(_describe_match(m) for m in matches) if matches else "all"
-            abort = (http.get("fault") or {}).get("abort") or {}
-            abort_percent = float((abort.get("percentage") or {}).get("value", 0))
-            for dest in destinations:
-                target = dest.get("destination") or {}
-                if short_host(target.get("host", "")) != service:
-                    continue
-                subset = target.get("subset")
-                routes.append(
-                    {
-                        "virtual_service": _meta(vs).get("name"),
-                        "match": condition,
-                        "subset": subset,
-                        "version": _subset_labels(rule, subset).get("version"),
-                        "weight": int(dest.get("weight", 100 if len(destinations) == 1 else 0)),
-                        "fault": {
-                            "abort_percent": abort_percent,
-                            "status": int(abort.get("httpStatus", 503)),
-                        }
-                        if abort_percent
-                        else None,
-                    }
-                )
-    if not routes:
-        routes.append(
-            {
-                "virtual_service": None,
-                "match": "all",
-                "subset": None,
-                "version": None,
-                "weight": 100,
-                "fault": None,
-            }
-        )
-    return routes
-
-
-def service_entry(
-    service: Obj,
-    pods: list[Obj],
-    virtual_services: list[Obj],
-    destination_rules: list[Obj],
-    peer_authentications: list[Obj],
-    namespace: str,
-) -> Obj:
+# ---------------------------------------------------------------- services
+def service_entry(service: Obj, pods: list[Obj], resources: MeshResources, namespace: str) -> Obj:
+    """The same rules as the local status (mesh.model.policy), on objects read leniently."""
     name = _meta(service).get("name", "")
     selector = dict(_spec(service).get("selector") or {})
     endpoints = [_labels(p) for p in pods if _selects(selector, _labels(p))]
-    modes = sorted({effective_mtls_mode(peer_authentications, e) for e in endpoints}) or [
-        effective_mtls_mode(peer_authentications, selector)
+    modes = sorted({effective_mtls_mode(resources, e) for e in endpoints}) or [
+        effective_mtls_mode(resources, selector)
     ]
-    rule = _destination_rule(destination_rules, name)
-    client = (
-        ((_spec(rule).get("trafficPolicy") or {}).get("tls") or {}).get("mode") if rule else None
-    )
-    if client is None:
-        client = "DISABLE" if modes == ["DISABLE"] else "ISTIO_MUTUAL"
+    rule = resources.destination_rule(name)
     ports = _spec(service).get("ports") or []
     return {
         "name": name,
         "port": ports[0].get("port") if ports else None,
         "peer_authentication": "/".join(modes),
-        "authn_policy": peer_authentication_name(peer_authentications, selector, namespace),
-        "client_tls": client,
-        "destination_rule": f"{_meta(rule).get('name')}/{namespace}" if rule else "-",
-        "routes": describe_routes(virtual_services, destination_rules, name),
+        "authn_policy": peer_authentication_name(resources, selector),
+        "client_tls": client_tls_mode(resources, name, None, endpoints or [selector]),
+        "destination_rule": f"{rule.name}/{rule.namespace}" if rule else "-",
+        "routes": describe_routes(resources, name),
     }
 
 
@@ -237,6 +118,18 @@ def cluster_status(
     peer_authentications: list[Obj],
 ) -> Obj:
     by_name = {_meta(s).get("name"): s for s in services}
+    resources = parse_resources(
+        [
+            {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": namespace}},
+            *deployments,
+            *services,
+            *virtual_services,
+            *destination_rules,
+            *peer_authentications,
+        ],
+        check_references=False,
+        strict=False,
+    )
     return {
         "target": target,
         "step": {"number": step.number, "name": step.name} if step else None,
@@ -248,9 +141,7 @@ def cluster_status(
             workload_entry(d, pods) for d in sorted(deployments, key=lambda d: _meta(d)["name"])
         ],
         "services": [
-            service_entry(
-                s, pods, virtual_services, destination_rules, peer_authentications, namespace
-            )
+            service_entry(s, pods, resources, namespace)
             for s in sorted(services, key=lambda s: _meta(s)["name"])
         ],
         "stores": {

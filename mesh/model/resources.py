@@ -109,6 +109,45 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def prune_fields(value: Any, schema: Any) -> Any:
+    """`value` with only what the schema allows (lenient reading of live objects)."""
+    if schema is LEAF:
+        return value
+    if isinstance(schema, list):
+        return [prune_fields(item, schema[0]) for item in value] if isinstance(value, list) else []
+    if not isinstance(value, dict):
+        return {}
+    return {
+        key: prune_fields(item, schema.get(key, schema.get("*")))
+        for key, item in value.items()
+        if key in schema or "*" in schema
+    }
+
+
+def _lenient(doc: dict[str, Any], app_namespace: str) -> dict[str, Any] | None:
+    """A live object reduced to what the strict parser reads, or None to skip it."""
+    kind = doc.get("kind")
+    if kind not in SCHEMAS and kind not in KUBERNETES_RUN:
+        return None
+    meta = doc.get("metadata") or {}
+    if (meta.get("namespace") or app_namespace) not in (app_namespace, ROOT_NAMESPACE):
+        return None
+    slim = {
+        "apiVersion": doc.get("apiVersion", ""),
+        "kind": kind,
+        "metadata": {k: meta[k] for k in _META if k in meta},
+    }
+    if kind in SCHEMAS:
+        slim.update(
+            prune_fields({k: v for k, v in doc.items() if k in SCHEMAS[kind]}, SCHEMAS[kind])
+        )
+    else:
+        slim.update(
+            {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+        )
+    return slim
+
+
 def check_fields(value: Any, schema: Any, resource: str, path: str) -> None:
     """Raise UnsupportedField for the first key of `value` the schema does not allow."""
     if schema is LEAF:
@@ -690,15 +729,18 @@ def _decode_secret(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def parse_resources(
-    documents: list[dict[str, Any]], check_references: bool = True
+    documents: list[dict[str, Any]], check_references: bool = True, strict: bool = True
 ) -> MeshResources:
     """Parse a rendered step. Istio kinds are checked field by field against SCHEMAS.
 
     `check_references=False` leaves dangling hosts and subsets to the caller (`voting
-    analyze` reports them as findings instead of stopping at the first).
+    analyze` reports them as findings instead of stopping at the first). `strict=False`
+    reads live cluster objects, which hold what others wrote: fields the model does not know
+    (and status, managedFields, ...) are dropped, kinds it does not run are skipped, and an
+    object it cannot read is left out, so the same rules apply to what it can read.
     """
     try:
-        return _parse(documents, check_references)
+        return _parse(documents, check_references, strict)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidResource(f"malformed resource: {type(exc).__name__} {exc}") from exc
 
@@ -739,7 +781,9 @@ def _check_kind(doc: dict[str, Any], resource: str) -> None:
         )
 
 
-def _parse(documents: list[dict[str, Any]], check_references: bool = True) -> MeshResources:
+def _parse(
+    documents: list[dict[str, Any]], check_references: bool = True, strict: bool = True
+) -> MeshResources:
     result = MeshResources()
     result.namespace = next(
         (d["metadata"]["name"] for d in documents if d.get("kind") == "Namespace"),
@@ -756,87 +800,102 @@ def _parse(documents: list[dict[str, Any]], check_references: bool = True) -> Me
         d["metadata"]["name"]: _decode_secret(d) for d in documents if d.get("kind") == "Secret"
     }
     for doc in documents:
-        kind = doc.get("kind")
-        meta = doc.get("metadata") or {}
-        name = meta.get("name", "?")
-        spec = doc.get("spec") or {}
-        resource = f"{kind} {name}"
-        _check_kind(doc, resource)
-        namespace = (
-            result.namespace
-            if kind == "Namespace"
-            else _document_namespace(doc, result.namespace, resource)
-        )
-        if kind in SCHEMAS:
-            resource = f"{kind} {name}.{namespace}"
-            body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
-            check_fields(body, SCHEMAS[kind], resource, "")
-            check_fields(meta, _META, resource, "metadata")
-        if kind == "Namespace":
-            result.namespace = name
-        elif kind == "Deployment":
-            template = spec.get("template") or {}
-            pod_spec = template.get("spec") or {}
-            container = (pod_spec.get("containers") or [{}])[0]
-            ports = container.get("ports") or [{"containerPort": 8080}]
-            result.workloads.append(
-                Workload(
-                    name=name,
-                    replicas=int(spec.get("replicas", 1)),
-                    labels=_labels((template.get("metadata") or {}).get("labels")),
-                    service_account=pod_spec.get("serviceAccountName", "default"),
-                    container_port=int(ports[0]["containerPort"]),
-                    env=tuple(_parse_env(container, secrets)),
-                )
-            )
-        elif kind == "Service":
-            result.services.append(
-                Service(
-                    name=name,
-                    selector=_labels(spec.get("selector")),
-                    ports=tuple(
-                        ServicePort(
-                            name=p.get("name", ""),
-                            port=int(p["port"]),
-                            target_port=int(p.get("targetPort", p["port"]))
-                            if str(p.get("targetPort", p["port"])).isdigit()
-                            else int(p["port"]),
-                        )
-                        for p in spec.get("ports") or []
-                    ),
-                )
-            )
-        elif kind == "VirtualService":
-            result.virtual_services.append(_parse_virtual_service(name, spec, namespace))
-        elif kind == "DestinationRule":
-            result.destination_rules.append(_parse_destination_rule(name, spec, namespace))
-        elif kind == "PeerAuthentication":
-            result.peer_authentications.append(
-                _parse_peer_authentication(name, spec, namespace, resource)
-            )
-        elif kind == "AuthorizationPolicy":
-            result.authorization_policies.append(
-                parse_authorization_policy(name, namespace, meta, spec)
-            )
-        elif kind == "Gateway":
-            result.gateways.append(
-                Gateway(
-                    name=name,
-                    selector=_labels(spec.get("selector")),
-                    servers=tuple(
-                        GatewayServer(
-                            port=int(s["port"]["number"]),
-                            protocol=str(s["port"].get("protocol", "HTTP")).upper(),
-                            hosts=tuple(s.get("hosts") or ("*",)),
-                        )
-                        for s in spec.get("servers") or []
-                    ),
-                    namespace=namespace,
-                )
-            )
+        if strict:
+            _parse_document(result, doc, secrets)
+            continue
+        pruned = _lenient(doc, result.namespace)
+        if pruned is not None:
+            try:
+                _parse_document(result, pruned, secrets)
+            except (InvalidResource, KeyError, TypeError, ValueError, AttributeError):
+                continue  # a live object the local model cannot read: not reported on
     if check_references:
         _check_references(result)
     return result
+
+
+def _parse_document(
+    result: MeshResources, doc: dict[str, Any], secrets: dict[str, dict[str, str]]
+) -> None:
+    """Add one document to `result`, checked strictly (unknown field or kind: an error)."""
+    kind = doc.get("kind")
+    meta = doc.get("metadata") or {}
+    name = meta.get("name", "?")
+    spec = doc.get("spec") or {}
+    resource = f"{kind} {name}"
+    _check_kind(doc, resource)
+    namespace = (
+        result.namespace
+        if kind == "Namespace"
+        else _document_namespace(doc, result.namespace, resource)
+    )
+    if kind in SCHEMAS:
+        resource = f"{kind} {name}.{namespace}"
+        body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+        check_fields(body, SCHEMAS[kind], resource, "")
+        check_fields(meta, _META, resource, "metadata")
+    if kind == "Namespace":
+        result.namespace = name
+    elif kind == "Deployment":
+        template = spec.get("template") or {}
+        pod_spec = template.get("spec") or {}
+        container = (pod_spec.get("containers") or [{}])[0]
+        ports = container.get("ports") or [{"containerPort": 8080}]
+        result.workloads.append(
+            Workload(
+                name=name,
+                replicas=int(spec.get("replicas", 1)),
+                labels=_labels((template.get("metadata") or {}).get("labels")),
+                service_account=pod_spec.get("serviceAccountName", "default"),
+                container_port=int(ports[0]["containerPort"]),
+                env=tuple(_parse_env(container, secrets)),
+            )
+        )
+    elif kind == "Service":
+        result.services.append(
+            Service(
+                name=name,
+                selector=_labels(spec.get("selector")),
+                ports=tuple(
+                    ServicePort(
+                        name=p.get("name", ""),
+                        port=int(p["port"]),
+                        target_port=int(p.get("targetPort", p["port"]))
+                        if str(p.get("targetPort", p["port"])).isdigit()
+                        else int(p["port"]),
+                    )
+                    for p in spec.get("ports") or []
+                ),
+            )
+        )
+    elif kind == "VirtualService":
+        result.virtual_services.append(_parse_virtual_service(name, spec, namespace))
+    elif kind == "DestinationRule":
+        result.destination_rules.append(_parse_destination_rule(name, spec, namespace))
+    elif kind == "PeerAuthentication":
+        result.peer_authentications.append(
+            _parse_peer_authentication(name, spec, namespace, resource)
+        )
+    elif kind == "AuthorizationPolicy":
+        result.authorization_policies.append(
+            parse_authorization_policy(name, namespace, meta, spec)
+        )
+    elif kind == "Gateway":
+        result.gateways.append(
+            Gateway(
+                name=name,
+                selector=_labels(spec.get("selector")),
+                servers=tuple(
+                    GatewayServer(
+                        port=int(s["port"]["number"]),
+                        protocol=str(s["port"].get("protocol", "HTTP")).upper(),
+                        hosts=tuple(s.get("hosts") or ("*",)),
+                    )
+                    for s in spec.get("servers") or []
+                ),
+                namespace=namespace,
+            )
+        )
 
 
 def _check_references(resources: MeshResources) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mesh.cluster.router import KubernetesRouter
-from mesh.cluster.status import (
-    NO_PROBE_NOTE,
-    effective_mtls_mode,
-    peer_authentication_name,
-    tls_rows,
-    workload_entry,
-)
+from mesh.cluster.status import NO_PROBE_NOTE, tls_rows, workload_entry
+from mesh.model.policy import effective_mtls_mode, peer_authentication_name
+from mesh.model.resources import parse_resources
 from mesh.steps import STEPS
 from tests.mesh.cluster.conftest import rendered
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
@@ -193,23 +189,48 @@ def test_a_workload_counts_ready_pods_and_restarts_of_its_own_pods() -> None:
     assert entry["observed_generation_current"] is False
 
 
+def live(kind: str, name: str, namespace: str, spec: dict) -> dict:
+    """An object as the API returns it: extra metadata and status the model does not read."""
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "uid": "u-" + name, "generation": 1},
+        "spec": spec,
+        "status": {"validationMessages": []},
+    }
+
+
 def test_a_workload_peer_authentication_wins_over_the_namespace_one() -> None:
-    policies = [
-        {"metadata": {"name": "default"}, "spec": {"mtls": {"mode": "STRICT"}}},
-        {
-            "metadata": {"name": "redis-permissive"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "voting-redis"}},
-                "mtls": {"mode": "PERMISSIVE"},
-            },
-        },
+    objects = [
+        live("PeerAuthentication", "default", "voting", {"mtls": {"mode": "STRICT"}}),
+        live(
+            "PeerAuthentication",
+            "redis-permissive",
+            "voting",
+            {"selector": {"matchLabels": {"app": "voting-redis"}}, "mtls": {"mode": "PERMISSIVE"}},
+        ),
     ]
-    assert effective_mtls_mode(policies, {"app": "voting-redis"}) == "PERMISSIVE"
-    assert effective_mtls_mode(policies, {"app": "voting-app"}) == "STRICT"
-    assert effective_mtls_mode([], {"app": "voting-app"}) == "PERMISSIVE"
-    assert peer_authentication_name(policies, {"app": "voting-redis"}, "voting") == (
+    resources = parse_resources(objects, strict=False)
+    assert effective_mtls_mode(resources, {"app": "voting-redis"}) == "PERMISSIVE"
+    assert effective_mtls_mode(resources, {"app": "voting-app"}) == "STRICT"
+    assert effective_mtls_mode(parse_resources([], strict=False), {"app": "voting-app"}) == (
+        "PERMISSIVE"
+    )
+    assert peer_authentication_name(resources, {"app": "voting-redis"}) == (
         "redis-permissive/voting"
     )
+
+
+def test_live_objects_are_read_leniently_with_the_local_rules() -> None:
+    """Unknown fields, unsupported kinds and the mesh-wide policy: as the local mesh reads them."""
+    objects = [
+        live("PeerAuthentication", "mesh", "istio-system", {"mtls": {"mode": "STRICT"}}),
+        live("PeerAuthentication", "ns", "voting", {"mtls": {"mode": "UNSET"}, "future": 1}),
+        live("RequestAuthentication", "jwt", "voting", {"jwtRules": []}),
+    ]
+    resources = parse_resources(objects, strict=False)
+    # policy_applier.go: the namespace's UNSET inherits the mesh-wide STRICT
+    assert effective_mtls_mode(resources, {"app": "voting-app"}) == "STRICT"
 
 
 async def test_tls_check_after_lock_down_is_ok_from_configuration_only_fake_kubernetes_api(
