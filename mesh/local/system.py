@@ -41,6 +41,7 @@ from mesh.local.topology import (
     Pod,
     PortAllocator,
 )
+from mesh.model.describe import describe_routes
 from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
 from mesh.model.resources import MeshResources, Workload, parse_resources
 from mesh.steps import Step, StepError, render_step, resolve_step
@@ -614,64 +615,3 @@ def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
     return ProxyConfig(
         listeners=current.listeners, clusters=list(clusters.values()), route=current.route
     )
-
-
-def describe_routes(resources: MeshResources, service: str) -> list[dict[str, Any]]:
-    """Human-readable routes for a service: which match sends traffic to which version."""
-    from mesh.model.resources import short_host
-
-    routes: list[dict[str, Any]] = []
-    for vs in resources.virtual_services:
-        targets = {short_host(d.host) for r in vs.http for d in r.destinations}
-        if service not in targets:
-            continue
-        for rule in vs.http:
-            conditions = []
-            for match in rule.matches:
-                parts = []
-                if match.source_labels:
-                    parts.append("from " + ",".join(f"{k}={v}" for k, v in match.source_labels))
-                for name, value in match.headers:
-                    if name == "cookie" and "featureflag=on" in value.value:
-                        parts.append("cookie featureflag=on")
-                    else:
-                        parts.append(f"{name}{value.describe()}")
-                if match.uri and not (match.uri.kind == "prefix" and match.uri.value == "/"):
-                    parts.append(f"uri{match.uri.describe()}")
-                conditions.append(" & ".join(parts) or "all")
-            for dest in rule.destinations:
-                if short_host(dest.host) != service:
-                    continue
-                subset_labels = {}
-                rule_ = resources.destination_rule(service)
-                if rule_ and dest.subset and rule_.subset(dest.subset):
-                    subset_labels = dict(rule_.subset(dest.subset).labels)
-                routes.append(
-                    {
-                        "virtual_service": vs.name,
-                        "match": " | ".join(conditions) if conditions else "all",
-                        "subset": dest.subset,
-                        "version": subset_labels.get("version"),
-                        "weight": dest.weight,
-                        "fault": (
-                            {
-                                "abort_percent": rule.fault.abort_percent,
-                                "status": rule.fault.abort_status,
-                            }
-                            if rule.fault and rule.fault.abort_percent
-                            else None
-                        ),
-                    }
-                )
-    if not routes:
-        routes.append(
-            {
-                "virtual_service": None,
-                "match": "all",
-                "subset": None,
-                "version": None,
-                "weight": 100,
-                "fault": None,
-            }
-        )
-    return routes
