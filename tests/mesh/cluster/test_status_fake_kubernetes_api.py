@@ -110,7 +110,7 @@ async def test_routes_and_mtls_read_like_the_local_mesh_reads_them_fake_kubernet
     router: KubernetesRouter, step
 ) -> None:
     """The same objects, read back from the API, mean what the local mesh's parser says."""
-    from mesh.local.system import describe_routes
+    from mesh.model.describe import describe_routes
     from mesh.model.policy import effective_mtls_mode, peer_authentication_name
     from mesh.model.resources import parse_resources
 
