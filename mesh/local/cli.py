@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--mysql-host", default="127.0.0.1")
     up.add_argument("--mysql-port", type=int, default=3306)
     up.add_argument("--mysql-user", default="root")
-    up.add_argument("--mysql-password", default="")
+    up.add_argument(
+        "--mysql-password-file",
+        type=Path,
+        default=None,
+        help="file holding the MySQL password (else $MYSQL_PASSWORD; never on the command "
+        "line, where every user of the machine could read it)",
+    )
+    up.add_argument("--mysql-password", default=None, help=argparse.SUPPRESS)
     up.add_argument("--mysql-database", default="azurevote")
     up.add_argument(
         "--detach", action="store_true", help="return once ready; stop with `voting down`"
@@ -110,6 +118,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     from mesh.local.control import ControlClient
     from mesh.local.process import PidRegistry
 
+    if args.mysql_password is not None:
+        return _fail(
+            "--mysql-password would show the password to every user of this machine (ps, "
+            "/proc); set MYSQL_PASSWORD or use --mysql-password-file FILE"
+        )
+    try:
+        password = mysql_password(args.mysql_password_file, os.environ)
+    except OSError as exc:
+        return _fail(f"cannot read the MySQL password file: {exc}")
+    args.mysql_password = password
     args.state_dir.mkdir(parents=True, exist_ok=True)
     client = ControlClient(args.state_dir)
     with contextlib.suppress(MeshError):
@@ -125,6 +143,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return asyncio.run(_run_up(args))
     except MeshError as exc:
         return _fail(str(exc))
+
+
+def mysql_password(path: Path | None, environ: Mapping[str, str]) -> str:
+    """The MySQL password from a file (first line) or $MYSQL_PASSWORD, never from argv."""
+    if path is not None:
+        return path.read_text().splitlines()[0] if path.read_text() else ""
+    return environ.get("MYSQL_PASSWORD", "")
 
 
 def _up_detached(args: argparse.Namespace, client: Any) -> int:

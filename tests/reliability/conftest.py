@@ -116,16 +116,15 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, backends: Backends) -> Iterat
         str(db.port),
         "--mysql-user",
         db.user,
-        "--mysql-password",
-        db.password,
     )
+    env = {"MYSQL_PASSWORD": db.password}  # never on a command line
     try:
-        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra)
+        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra, env=env)
     except pytest.fail.Exception:
         # Our ports lie in the kernel's ephemeral range: one checked free can be taken by an
         # outgoing connection before Envoy binds it. Once, on other ports.
         base = free_ports(200, base + 200)
-        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra)
+        system = start_local_system(tmp_path_factory.mktemp("mesh"), base, extra, env=env)
     try:
         yield Mesh(system, backends)
     finally:
