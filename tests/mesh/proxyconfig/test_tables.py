@@ -147,7 +147,7 @@ def test_secrets_show_the_spiffe_identity_and_the_root() -> None:
 def test_a_certificate_not_issued_by_the_root_beside_it_is_not_valid() -> None:
     config = proxy("sidecar")["config_dump"]
     root = next(p for p in FIXTURE["certs"] if p.endswith("root-cert.pem"))
-    leaf = next(p for p in FIXTURE["certs"] if p.endswith("voting-app-2-0-0ce89-0-cert.pem"))
+    leaf = next(p for p in FIXTURE["certs"] if p.endswith(f"{proxy('sidecar')['name']}-cert.pem"))
 
     def swapped(path: str) -> bytes:  # the leaf presented as its own root: a foreign CA
         return read_cert(leaf if path == root else path)
