@@ -93,8 +93,10 @@ class Backends:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                "--appendonly",  # acknowledged votes survive a crash (see voting-redis.yaml)
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(directory),
             ],
