@@ -78,6 +78,19 @@ class EnvoyProxy:
                 }
             },
             "dynamic_resources": {"lds_config": source("lds"), "cds_config": source("cds")},
+            # Istio's bootstrap runtime (pkg/bootstrap/config.go): regexes up to RE2 program
+            # size 32768 (validation caps their length at 1024), fragments stripped, not refused.
+            "layered_runtime": {
+                "layers": [
+                    {
+                        "name": "istio",
+                        "static_layer": {
+                            "re2.max_program_size.error_level": 32768,
+                            "envoy.reloadable_features.http_reject_path_with_fragment": False,
+                        },
+                    }
+                ]
+            },
             # internal listeners answer injected aborts without a port (mesh.local.envoy.faults.abort_cluster)
             "bootstrap_extensions": [
                 {

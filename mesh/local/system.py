@@ -226,12 +226,23 @@ class LocalMesh:
             except StepError as exc:
                 self.event(f"step {step.number} not rendered, overlay unknown: {exc}")
         async with self.lock:
+            previous = (self.documents, self.applied, self.resources)
             self.documents = documents
             if base is not None:
                 self.rendered[step] = base
             self.applied = overlay(base, documents, app_namespace(documents)) if base else []
             self.event(f"applying step {step.number} ({step.name})")
-            await self._transition(resources)
+            try:
+                await self._transition(resources)
+            except MeshError:
+                # Nothing half-applied: back to what was in force (its pods and routes).
+                self.documents, self.applied = previous[0], previous[1]
+                if previous[2] is not None:
+                    try:
+                        await self._transition(previous[2])
+                    except MeshError as exc:
+                        self.event(f"could not restore the previous configuration: {exc}")
+                raise
             self._update_targets()
             self.step = step
             self.event(f"step {step.number} ({step.name}) in force")
