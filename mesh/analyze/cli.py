@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mesh.analyze.analyzers import ANALYZERS
 from mesh.analyze.messages import LEVELS, SCHEMA_VALIDATION_ERROR, Message, message
+from mesh.apply.documents import app_namespace, load_sources, merge
 from mesh.errors import MeshError
 from mesh.model.resources import parse_resources
 
@@ -40,39 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=cmd_analyze)
-
-
-def load_files(paths: list[str]) -> list[dict[str, Any]]:
-    """Documents from files, directories (their *.yaml and *.yml, sorted) or `-` (stdin)."""
-    documents: list[dict[str, Any]] = []
-    for name in paths:
-        if name == "-":
-            texts = [("stdin", sys.stdin.read())]
-        else:
-            path = Path(name)
-            files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
-            texts = [(str(f), f.read_text()) for f in files]
-        for source, text in texts:
-            try:
-                loaded = [d for d in yaml.safe_load_all(text) if d]
-            except yaml.YAMLError as exc:
-                raise MeshError(f"{source}: not YAML: {exc}") from exc
-            if not all(isinstance(d, dict) and "kind" in d for d in loaded):
-                raise MeshError(f"{source}: every document must be a Kubernetes object")
-            documents.extend(loaded)
-    return documents
-
-
-def overlay(base: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`extra` on top of `base`: same kind, namespace and name replaces, others are added."""
-
-    def key(doc: dict[str, Any]) -> tuple[str, str, str]:
-        meta = doc.get("metadata") or {}
-        return (str(doc.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
-
-    replaced = {key(d): d for d in extra}
-    result = [replaced.pop(key(d), d) for d in base]
-    return result + list(replaced.values())
 
 
 def _base_documents(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -102,7 +68,9 @@ def analyze(documents: list[dict[str, Any]]) -> list[Message]:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     try:
-        documents = overlay(_base_documents(args), load_files(args.filename))
+        base = _base_documents(args)
+        extra = [d.document for d in load_sources(args.filename)] if args.filename else []
+        documents, _ = merge(base, extra, app_namespace([*base, *extra]))
     except (MeshError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
