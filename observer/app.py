@@ -181,6 +181,8 @@ class ObserverApp(App[None]):
         return "control" if self.source.kind == "local" else "kubernetes"
 
     def watch_metrics_state(self, state: str) -> None:
+        if not self.screen_stack:  # a read that lands while the app quits: nothing to show
+            return
         self.screen.set_class(state != "up", "-metrics-down")
 
     def watch_rollout_state(self, state: str) -> None:
