@@ -61,7 +61,17 @@ def test_voting_bench_quick_runs_every_case_and_writes_json(tmp_path: Path) -> N
     """The CI smoke run: every case runs and yields figures (goals are reported, not enforced)."""
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "voting", "bench", "--quick", "--json", str(out), "--port-base", "17000"],
+        [
+            sys.executable,
+            "-m",
+            "voting",
+            "bench",
+            "--quick",
+            "--json",
+            str(out),
+            "--port-base",
+            "17000",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
