@@ -881,21 +881,47 @@ def _parse_document(
             parse_authorization_policy(name, namespace, meta, spec)
         )
     elif kind == "Gateway":
-        result.gateways.append(
-            Gateway(
-                name=name,
-                selector=_labels(spec.get("selector")),
-                servers=tuple(
-                    GatewayServer(
-                        port=int(s["port"]["number"]),
-                        protocol=str(s["port"].get("protocol", "HTTP")).upper(),
-                        hosts=tuple(s.get("hosts") or ("*",)),
-                    )
-                    for s in spec.get("servers") or []
-                ),
-                namespace=namespace,
+        result.gateways.append(_parse_gateway(name, spec, namespace, resource))
+
+
+HTTP_PROTOCOLS = {"HTTP", "HTTP2", "GRPC"}
+"""Gateway server protocols the local ingress serves (plaintext HTTP, HTTP/2 prior knowledge)."""
+
+
+def _parse_gateway(name: str, spec: dict[str, Any], namespace: str, resource: str) -> Gateway:
+    """Validated as validation.go validateServer does, for the servers the local mesh runs."""
+    servers = []
+    for index, server in enumerate(spec.get("servers") or []):
+        where = f"{resource}: spec.servers[{index}]"
+        hosts = tuple(server.get("hosts") or ())
+        if not hosts:
+            raise InvalidResource(f"{where}: server config must contain at least one host")
+        for host in hosts:
+            if host.count("/") > 1 or host.endswith("/") or (host.startswith("/")):
+                raise InvalidResource(f"{where}.hosts: invalid host {host!r}")
+        port = server.get("port") or {}
+        if "number" not in port:
+            raise InvalidResource(f"{where}.port: port is required")
+        protocol = str(port.get("protocol", "")).upper()
+        if protocol not in HTTP_PROTOCOLS:
+            raise UnsupportedField(
+                resource,
+                f"spec.servers[{index}].port.protocol={protocol or '(none)'}",
+                f"{IMPLEMENTED['Gateway']} (the local ingress serves "
+                f"{', '.join(sorted(HTTP_PROTOCOLS))})",
             )
+        servers.append(GatewayServer(port=int(port["number"]), protocol=protocol, hosts=hosts))
+    if len({s.port for s in servers}) > 1:
+        raise InvalidResource(
+            f"{resource}: spec.servers: the local ingress gateway serves one port; "
+            f"these servers use {sorted({s.port for s in servers})}"
         )
+    return Gateway(
+        name=name,
+        selector=_labels(spec.get("selector")),
+        servers=tuple(servers),
+        namespace=namespace,
+    )
 
 
 def _check_references(resources: MeshResources) -> None:

@@ -19,6 +19,7 @@ from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_NAMESPACE, INGRESS_WORKLOAD, IngressGateway, Pod
 from mesh.model.policy import applicable_rules
+from mesh.model.resources import Gateway, VirtualService
 
 
 def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
@@ -48,6 +49,30 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
     )
 
 
+def host_matches(a: str, b: str) -> bool:
+    """pkg/config/host Name.Matches: equal, or either one a wildcard covering the other."""
+    if a == b or "*" in (a, b):
+        return True
+    if a.startswith("*.") and b.endswith(a[1:]):
+        return True
+    return b.startswith("*.") and a.endswith(b[1:])
+
+
+def gateway_hosts(gateway: Gateway, vs: VirtualService) -> list[str]:
+    """The VirtualService hosts a Gateway's servers serve (`ns/host`, `./host`, `*/host`)."""
+    served = []
+    for server in gateway.servers:
+        for entry in server.hosts:
+            namespace, _, name = entry.rpartition("/")
+            if (
+                namespace in ("", "*")
+                or (namespace == "." and vs.namespace == gateway.namespace)
+                or namespace == vs.namespace
+            ):
+                served.append(name)
+    return sorted({h for h in vs.hosts if any(host_matches(g, h) for g in served)})
+
+
 def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) -> ProxyConfig:
     """The ingress gateway: VirtualServices bound to a Gateway whose selector matches it."""
     labels = dict(gateway.labels)
@@ -70,13 +95,19 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             rules = applicable_rules(vs.http, labels, {reference}, INGRESS_NAMESPACE, server_port)
             if not rules:  # route.go: a VirtualService with no route for this gateway is dropped
                 continue
-            domains = sorted({h for h in vs.hosts})
+            # gateway.go pickMatchingGatewayHosts: only the hosts this server serves
+            hosts = gateway_hosts(gw, vs)
+            if not hosts:
+                continue
+            domains = ["*"] if "*" in hosts else [*hosts, *(f"{h}:*" for h in hosts)]
+            same = next((v for v in virtual_hosts if v["domains"] == domains), None)
+            if same is not None:  # one virtual host per host: later VirtualServices' routes follow
+                same["routes"].extend(builder.routes(rules))
+                continue
             virtual_hosts.append(
                 {
                     "name": f"{gw.name}/{vs.name}",
-                    "domains": ["*"]
-                    if "*" in domains
-                    else [*domains, *(f"{d}:*" for d in domains)],
+                    "domains": domains,
                     "routes": builder.routes(rules),
                 }
             )
