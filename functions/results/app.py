@@ -13,7 +13,9 @@ from functions.runtime.client import upstream_check
 
 def create_app(settings: ResultsSettings) -> web.Application:
     """The results (voting-analytics) function for `settings`."""
-    app = create_function_app("results", settings.function_version)
+    app = create_function_app(
+        "results", settings.function_version, max_in_flight=settings.max_in_flight
+    )
     app[SETTINGS] = settings
     app[READINESS_CHECKS].append(upstream_check(settings.storage_url, "storage"))
     app.add_routes(routes)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from functions.runtime.settings import env_str, function_version, pod_name
+from functions.runtime.settings import env_max_in_flight, env_str, function_version, pod_name
 
 VERSIONS = ("1.0", "1.1", "2.0")
 
@@ -16,6 +16,8 @@ class ResultsSettings:
     """Which two options to report and where storage is."""
 
     function_version: str
+    # Admission limit: requests served at once before the excess gets 503 (0: no limit).
+    max_in_flight: int = 0
     pod_name: str = "localhost"
     vote1value: str = "Cats"
     vote2value: str = "Dogs"
@@ -30,6 +32,7 @@ class ResultsSettings:
         """Settings for the version given (or FUNCTION_VERSION)."""
         return cls(
             function_version=function_version(env, "results", VERSIONS, version),
+            max_in_flight=env_max_in_flight(env),
             pod_name=pod_name(env),
             vote1value=env_str(env, "VOTE1VALUE", cls.vote1value),
             vote2value=env_str(env, "VOTE2VALUE", cls.vote2value),

@@ -19,6 +19,7 @@ from functions.runtime.middleware import (
     ERROR_RENDERER,
     METRICS,
     ErrorRenderer,
+    admission,
     errors,
     json_error,
     observe,
@@ -41,9 +42,18 @@ def create_function_app(
     *,
     error_renderer: ErrorRenderer = json_error,
     outbound_http: bool = True,
+    max_in_flight: int = 0,
 ) -> web.Application:
-    """An application with the runtime's middlewares and platform routes in place."""
-    app = web.Application(middlewares=[observe, errors], client_max_size=MAX_BODY_BYTES)
+    """An application with the runtime's middlewares and platform routes in place.
+
+    `max_in_flight` > 0 admits that many requests at once and sheds the excess with a fast
+    503 + Retry-After (see `admission`): past saturation, waiting requests would only make
+    every answer slower, and a shed vote is one the client may safely send again.
+    """
+    middlewares = (
+        [observe, admission(max_in_flight), errors] if max_in_flight else [observe, errors]
+    )
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[METRICS] = Metrics(function, version)
     app[ERROR_RENDERER] = error_renderer
     app[READINESS_CHECKS] = []

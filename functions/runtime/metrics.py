@@ -39,6 +39,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.shed_requests = Counter(
+            "http_requests_shed",
+            "Requests answered 503 at once because MAX_IN_FLIGHT were being served.",
+            registry=self.registry,
+        )
+
+    def shed(self) -> None:
+        """Count one request shed by the admission limit."""
+        self.shed_requests.inc()
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one served request."""
         self.requests.labels(route, method, str(status)).inc()

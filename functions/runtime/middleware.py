@@ -80,6 +80,39 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_id_var.reset(token)
 
 
+SHED_RETRY_AFTER_S = 1
+
+
+def admission(limit: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """At most `limit` requests in a handler at once; the next get 503 + Retry-After at once.
+
+    The platform routes (/healthz, /readyz, /metrics) are always admitted: a busy function is
+    alive, and its metrics are how an operator sees it is shedding. A shed request never
+    reaches a view, so a shed vote is never stored and the client's retry counts it once.
+    """
+    in_flight = 0
+
+    @web.middleware
+    async def admit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if request.path in _QUIET_ROUTES:
+            return await handler(request)
+        if in_flight >= limit:
+            request.app[METRICS].shed()
+            response = request.app[ERROR_RENDERER](
+                request, 503, "Too many requests at once; try again in a moment"
+            )
+            response.headers["Retry-After"] = str(SHED_RETRY_AFTER_S)
+            return response
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return admit
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Translate domain errors and aiohttp's HTTP errors; hide anything unexpected."""

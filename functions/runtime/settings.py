@@ -46,6 +46,18 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
 
 
+DEFAULT_MAX_IN_FLIGHT = 128
+"""Requests one function process serves at once before it sheds the excess with 503."""
+
+
+def env_max_in_flight(env: Mapping[str, str]) -> int:
+    """MAX_IN_FLIGHT: the admission limit (0 turns it off), DEFAULT_MAX_IN_FLIGHT if unset."""
+    value = env_int(env, "MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)
+    if value < 0:
+        raise ConfigError(f"MAX_IN_FLIGHT must be 0 (no limit) or more, not {value}")
+    return value
+
+
 def function_version(
     env: Mapping[str, str], function: str, allowed: Collection[str], version: str | None = None
 ) -> str:

@@ -17,7 +17,12 @@ from functions.storage.store import open_store
 
 def create_app(settings: StorageSettings) -> web.Application:
     """The storage function for `settings` (Redis for 1.0, MySQL for 2.0)."""
-    app = create_function_app("storage", settings.function_version, outbound_http=False)
+    app = create_function_app(
+        "storage",
+        settings.function_version,
+        max_in_flight=settings.max_in_flight,
+        outbound_http=False,
+    )
     app[SETTINGS] = settings
     app[RECORDED] = Counter(
         "votes_recorded",

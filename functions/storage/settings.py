@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from functions.runtime.errors import ConfigError
-from functions.runtime.settings import env_int, env_str, function_version, pod_name
+from functions.runtime.settings import (
+    env_int,
+    env_max_in_flight,
+    env_str,
+    function_version,
+    pod_name,
+)
 
 # Version → backend, as in the tutorial: 1.0 on Redis, 2.0 on MySQL.
 STORES = {"1.0": "redis", "2.0": "mysql"}
@@ -21,6 +27,8 @@ class StorageSettings:
     """Where the votes live. The password never appears in repr, logs or /metrics."""
 
     function_version: str
+    # Admission limit: requests served at once before the excess gets 503 (0: no limit).
+    max_in_flight: int = 0
     pod_name: str = "localhost"
     redis_url: str = field(default="redis://voting-redis:6379/0", repr=False)
     mysql_host: str = "voting-mysql"
@@ -52,6 +60,7 @@ class StorageSettings:
         chosen = function_version(env, "storage", STORES, version)
         settings = cls(
             function_version=chosen,
+            max_in_flight=env_max_in_flight(env),
             pod_name=pod_name(env),
             redis_url=env_str(env, "REDIS_URL", cls.redis_url),
             mysql_host=env_str(env, "MYSQL_HOST", cls.mysql_host),

@@ -14,7 +14,12 @@ from functions.vote.views import html_error
 
 def create_app(settings: VoteSettings) -> web.Application:
     """The vote (voting-app) function for `settings`."""
-    app = create_function_app("vote", settings.function_version, error_renderer=html_error)
+    app = create_function_app(
+        "vote",
+        settings.function_version,
+        max_in_flight=settings.max_in_flight,
+        error_renderer=html_error,
+    )
     app[SETTINGS] = settings
     app[READINESS_CHECKS].extend(
         [

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from functions.runtime.errors import ConfigError
-from functions.runtime.settings import env_bool, env_str, function_version, pod_name
+from functions.runtime.settings import (
+    env_bool,
+    env_max_in_flight,
+    env_str,
+    function_version,
+    pod_name,
+)
 
 VERSIONS = ("1.0", "2.0")
 RESET = "reset"
@@ -18,6 +24,8 @@ class VoteSettings:
     """What the page shows and where its two backends are."""
 
     function_version: str
+    # Admission limit: requests served at once before the excess gets 503 (0: no limit).
+    max_in_flight: int = 0
     pod_name: str = "localhost"
     title: str = "AKS Voting App"
     vote1value: str = "Cats"
@@ -49,6 +57,7 @@ class VoteSettings:
         """Settings for the version given (or FUNCTION_VERSION)."""
         return cls(
             function_version=function_version(env, "vote", VERSIONS, version),
+            max_in_flight=env_max_in_flight(env),
             pod_name=pod_name(env),
             title=env_str(env, "TITLE", cls.title),
             vote1value=env_str(env, "VOTE1VALUE", cls.vote1value),

@@ -33,10 +33,12 @@ def test_vote_settings_read_the_contract_names() -> None:
         "FEATUREFLAG": "true",
         "ANALYTICS_URL": "http://a:1/",
         "STORAGE_URL": "http://s:2",
+        "MAX_IN_FLIGHT": "64",
     }
     settings = VoteSettings.from_env(env)
     assert settings == VoteSettings(
         function_version="2.0",
+        max_in_flight=64,
         pod_name="voting-app-2-0-abc",
         title="Pets",
         vote1value="Owls",
@@ -114,3 +116,10 @@ def test_storage_rejects_a_database_name_that_is_not_a_plain_identifier() -> Non
 def test_a_non_numeric_port_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="MYSQL_PORT"):
         StorageSettings.from_env({"MYSQL_USER": "u", "MYSQL_PORT": "db"}, version="2.0")
+
+
+def test_the_admission_limit_defaults_to_128_and_refuses_a_negative_value() -> None:
+    assert VoteSettings.from_env({}, version="1.0").max_in_flight == 128
+    assert VoteSettings.from_env({"MAX_IN_FLIGHT": "0"}, version="1.0").max_in_flight == 0
+    with pytest.raises(ConfigError, match="MAX_IN_FLIGHT"):
+        VoteSettings.from_env({"MAX_IN_FLIGHT": "-1"}, version="1.0")
