@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-CASES = ("local", "mesh", "read")
+CASES = ("local", "mesh", "read", "durability")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM / SIGHUP end the run like Ctrl-C: the `finally` stops every child.
+
+    A second signal while stopping is ignored (the stop has deadlines of its own); a
+    SIGKILL skips all this, and the children's PR_SET_PDEATHSIG takes over.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     from bench import cases
     from bench.procs import BenchError, Children, Ports
@@ -58,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     report.describe_machine()
     workdir = Path(tempfile.mkdtemp(prefix="voting-bench-"))
     children = Children(workdir)
+    _stop_on_signals()
     ctx = cases.Context(
         report=report,
         children=children,
@@ -65,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
         durations=cases.Durations.for_run(args.quick),
         workdir=workdir,
     )
-    steps = {"local": cases.local_system, "mesh": cases.mesh_cost, "read": cases.read_cost}
+    steps = {
+        "local": cases.local_system,
+        "mesh": cases.mesh_cost,
+        "read": cases.read_cost,
+        "durability": cases.durability_cost,
+    }
     failed: list[str] = []
     started = time.monotonic()
     try:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.procs import die_with_bench
+
 FORM = "application/x-www-form-urlencoded"
 # A page served without its results (analytics missed its deadline) counts as a failure.
 DEGRADED = b"results unavailable"
@@ -115,7 +117,11 @@ def wrk(
         argv.append(url)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=duration + timeout_s + 30
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=duration + timeout_s + 30,
+            preexec_fn=die_with_bench(),
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:

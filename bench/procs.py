@@ -2,12 +2,18 @@
 
 `Children` owns every process it starts and stops them all (TERM, then KILL) on exit,
 whatever happened; only those, by pid. Ports come from the bench's own range.
+
+Nothing outlives the bench, even a SIGKILL of it: every process it starts directly gets
+PR_SET_PDEATHSIG (SIGTERM when the bench dies; `voting up` then stops its own children,
+which carry the same signal), and the dashboard's tmux server is a child of the bench too
+(`tmux -D` on a socket of its own), whose pane runs under `setpriv --pdeathsig`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -24,6 +30,20 @@ from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_bench() -> Any:
+    """A preexec_fn: the child gets SIGTERM when the bench (its parent) dies, however."""
+    parent = os.getpid()
+
+    def preexec() -> None:  # in the child, between fork and exec
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the bench died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
 
 
 class BenchError(RuntimeError):
@@ -126,6 +146,7 @@ class Children:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_bench(),
             )
         self.processes.append(process)
         return process
@@ -150,6 +171,19 @@ class Children:
             self.stop(process, grace=10)
 
     # -------------------------------------------------------------- the things we start
+    def tmux_server(self) -> Path:
+        """A tmux server of the bench's own, on its own socket, as the bench's child.
+
+        `tmux -D` stays in the foreground, so it gets PR_SET_PDEATHSIG like any child and
+        dies with the bench even on SIGKILL (a daemonized server would be nobody's child).
+        """
+        if shutil.which("tmux") is None:
+            raise BenchError("tmux is not installed")
+        path = self.workdir / "tmux"
+        process = self.start("tmux-server", ["tmux", "-S", str(path), "-D", "-f", "/dev/null"])
+        wait_for(path.exists, 10, "tmux server", process)
+        return path
+
     def function(
         self, name: str, version: str, port: int, env: dict[str, str], label: str | None = None
     ) -> subprocess.Popen[bytes]:
@@ -165,15 +199,22 @@ class Children:
         )
         return process
 
-    def redis(self, port: int) -> subprocess.Popen[bytes]:
-        """A private redis-server (no persistence) on `port`, in the bench's work dir."""
+    def redis(self, port: int, appendfsync: str | None = None) -> subprocess.Popen[bytes]:
+        """A private redis-server on `port`, in the bench's work dir.
+
+        No persistence, or with `appendfsync` (everysec, always, no) an append-only file.
+        """
         binary = shutil.which("redis-server")
         if binary is None:
             raise BenchError("redis-server is not installed (make setup)")
         directory = self.workdir / f"redis-{port}"
         directory.mkdir(exist_ok=True)
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(directory)]
+        if appendfsync is None:
+            argv += ["--appendonly", "no"]
+        else:
+            argv += ["--appendonly", "yes", "--appendfsync", appendfsync]
+        argv += ["--dir", str(directory)]
         process = self.start(f"redis-{port}", argv)
 
         def answers() -> bool:
