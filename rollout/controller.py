@@ -8,6 +8,7 @@ Works on any `Router` (the local system or a cluster); it never knows which.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,11 +18,20 @@ from mesh.router import Route, Router
 from observer.errors import PrometheusError
 from observer.queries import PrometheusClient
 from rollout.gates import FAIL, INCONCLUSIVE, GateResult, evaluate
+from rollout.progress import (
+    ABORTED,
+    PROMOTED,
+    ROLLED_BACK,
+    RUNNING,
+    ResumePlan,
+    heartbeat_every,
+    progress_json,
+)
 from rollout.spec import RolloutSpec
 
 Reporter = Callable[[dict[str, Any]], Awaitable[None]]
 
-PROMOTED, ROLLED_BACK, ABORTED, RUNNING = "promoted", "rolled-back", "aborted", "running"
+__all__ = ["ABORTED", "PROMOTED", "ROLLED_BACK", "RUNNING", "Outcome", "Rollout"]
 
 
 @dataclass
@@ -32,6 +42,7 @@ class Outcome:
     weight: int = 0
     reason: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    passed: list[int] = field(default_factory=list)  # weights whose gates all passed
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -48,7 +59,13 @@ class Outcome:
 
 
 class Rollout:
-    """One canary run against a router and a Prometheus."""
+    """One canary run against a router and a Prometheus.
+
+    With a `report`, it reports its progress (`rollout.progress`) on every change and, while
+    it waits, at least every `heartbeat_every(spec)` seconds, so that its lease stays live.
+    `resume` goes on with a lost rollout from the weight after the last one that passed.
+    Cancelled (the dashboard quitting, SIGTERM), it rolls back and reports `aborted`.
+    """
 
     def __init__(
         self,
@@ -58,51 +75,88 @@ class Rollout:
         *,
         report: Reporter | None = None,
         on_event: Callable[[str], None] = print,
+        resume: ResumePlan | None = None,
+        cancel_reason: str = "rollout cancelled",
     ) -> None:
         self.spec = spec
         self.router = router
         self.prometheus = prometheus
         self.report = report
         self.on_event = on_event
+        self.resume = resume
+        self.cancel_reason = cancel_reason
         self.outcome = Outcome()
+        if resume is not None:
+            self.outcome.history = list(resume.history)
+            self.outcome.passed = list(resume.passed)
+            self.outcome.weight = resume.last_weight
+            if resume.started:
+                self.outcome.started = resume.started
+        self._reporting = asyncio.Lock()
 
     async def _publish(self) -> None:
-        if self.report is not None:
-            plan = {
-                "service": self.spec.service,
-                "canary": self.spec.canary,
-                "weights": list(self.spec.weights),
-                "interval": self.spec.interval,
-            }
+        if self.report is None:
+            return
+        async with self._reporting:  # one report at a time, each built when it is sent
+            payload = progress_json(
+                self.outcome.to_json(), self.spec, passed=self.outcome.passed, pid=os.getpid()
+            )
             try:
-                await self.report({**self.outcome.to_json(), **plan})
+                await self.report(payload)
             except Exception as exc:  # progress reports must never stop a rollout
                 self.on_event(f"could not report progress: {exc}")
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(heartbeat_every(self.spec))
+            await self._publish()
 
     def _event(self, message: str) -> None:
         self.on_event(f"[rollout] {message}")
 
     async def run(self) -> Outcome:
+        heartbeat = asyncio.create_task(self._heartbeat()) if self.report else None
+        try:
+            return await self._run()
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                await asyncio.wait([heartbeat])
+
+    async def _run(self) -> Outcome:
         spec = self.spec
         status = await self.router.status()
         step = (status.get("step") or {}).get("name")
-        if step != "canary":
-            self._event(f"applying the canary step (was {step})")
-            status = await self.router.apply_step("canary")
-        canary_workloads = {
-            w["name"]
-            for w in status.get("workloads", [])
-            if w.get("version") == spec.canary_version
-        }
+        weights = spec.weights
+        if self.resume is not None:
+            if step != "canary":
+                raise RuntimeError(
+                    f"cannot resume: the step in force is {step}, not canary (the routes were "
+                    "changed since); `voting rollout --rollback` or start a new rollout"
+                )
+            weights = self.resume.weights
+            passed = ", ".join(f"{w}%" for w in self.resume.passed) or "none"
+            self._event(
+                f"resuming after controller pid {self.resume.lost_pid} was lost "
+                f"(passed: {passed}; to run: {', '.join(f'{w}%' for w in weights) or 'none'})"
+            )
         try:
-            for weight in spec.weights:
+            if step != "canary":
+                self._event(f"applying the canary step (was {step})")
+                status = await self.router.apply_step("canary")
+            canary_workloads = {
+                w["name"]
+                for w in status.get("workloads", [])
+                if w.get("version") == spec.canary_version
+            }
+            for weight in weights:
                 if not await self._run_weight(weight, canary_workloads):
                     return self.outcome
             self._event(f"every gate passed at every weight: promoting ({spec.promote_step})")
             await self.router.apply_step(spec.promote_step)
             self._finish(PROMOTED, "every gate passed at every weight")
         except asyncio.CancelledError:
-            await self._rollback(ABORTED, "rollout cancelled")
+            await self._rollback(ABORTED, self.cancel_reason)
             raise
         await self._publish()
         return self.outcome
@@ -143,6 +197,7 @@ class Rollout:
                     )
                     return False
                 continue
+            self.outcome.passed.append(weight)
             await self._publish()
             return True
 

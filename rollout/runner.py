@@ -13,7 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rollout.controller import Outcome, Rollout
+from rollout.progress import ResumePlan, check_rollback, plan_resume, rolled_back
 from rollout.spec import RolloutSpec
+
+CLUSTER_PROGRESS = (
+    "a rollout against a cluster keeps no progress to {verb} from (only the local system "
+    "does); run `voting step lock-down --context ...` to put the routes back on 1.x"
+)
 
 
 async def run_rollout(
@@ -24,8 +30,13 @@ async def run_rollout(
     namespace: str = "voting",
     prometheus_url: str | None = None,
     on_event: Callable[[str], None] = print,
+    resume: ResumePlan | None = None,
+    cancel_reason: str = "rollout cancelled",
 ) -> Outcome:
-    """Run one canary to its end (promoted, rolled back or aborted) and return how it ended."""
+    """Run one canary to its end (promoted, rolled back or aborted) and return how it ended.
+
+    `resume` goes on with a lost rollout (see `resume_rollout`); `cancel_reason` is the
+    reason reported when the run is cancelled (it rolls back first)."""
     from mesh.router import router_for
     from observer.queries import PrometheusClient
 
@@ -44,6 +55,75 @@ async def run_rollout(
                 "no telemetry: a rollout needs Prometheus (install it, or pass --prometheus-url)"
             )
         async with PrometheusClient(prometheus_url, timeout=5) as client:
-            return await Rollout(spec, router, client, report=report, on_event=on_event).run()
+            rollout = Rollout(
+                spec,
+                router,
+                client,
+                report=report,
+                on_event=on_event,
+                resume=resume,
+                cancel_reason=cancel_reason,
+            )
+            return await rollout.run()
     finally:
         await router.close()
+
+
+async def resume_rollout(
+    *,
+    state_dir: Path,
+    context: str | None = None,
+    prometheus_url: str | None = None,
+    on_event: Callable[[str], None] = print,
+    cancel_reason: str = "rollout cancelled",
+) -> Outcome:
+    """Go on with the rollout whose controller was lost, from the progress in status."""
+    if context is not None:
+        raise RuntimeError(CLUSTER_PROGRESS.format(verb="resume"))
+    from mesh.local.control import ControlClient
+
+    status = await ControlClient(state_dir).status()
+    plan = plan_resume(status.get("rollout"))
+    return await run_rollout(
+        plan.spec,
+        state_dir=state_dir,
+        prometheus_url=prometheus_url,
+        on_event=on_event,
+        resume=plan,
+        cancel_reason=cancel_reason,
+    )
+
+
+async def rollback_rollout(
+    *, state_dir: Path, context: str | None = None, on_event: Callable[[str], None] = print
+) -> Outcome:
+    """Put the routes back on stable (the spec's rollback step) and mark the rollout rolled back.
+
+    Refused while a live controller holds the rollout's lease."""
+    if context is not None:
+        raise RuntimeError(CLUSTER_PROGRESS.format(verb="roll back"))
+    from mesh.local.control import ControlClient
+    from mesh.router import router_for
+
+    control = ControlClient(state_dir)
+    progress = (await control.status()).get("rollout")
+    spec = check_rollback(progress)
+    was = (progress or {}).get("state", "none")
+    weight = (progress or {}).get("weight", 0)
+    on_event(f"[rollout] rolling back on request ({spec.rollback_step}); rollout was {was}")
+    router = router_for(state_dir=state_dir)
+    try:
+        await router.apply_step(spec.rollback_step)
+    finally:
+        await router.close()
+    reason = f"rolled back on request (rollout was {was} at {weight}%)"
+    final = rolled_back((await control.status()).get("rollout"), reason)
+    await control.report_rollout(final)
+    return Outcome(
+        state=final["state"],
+        weight=int(final.get("weight") or 0),
+        reason=reason,
+        history=list(final.get("history") or []),
+        started=final.get("started") or 0.0,
+        finished=final["finished"],
+    )

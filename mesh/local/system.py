@@ -45,6 +45,7 @@ from mesh.model.describe import describe_routes
 from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
 from mesh.model.resources import MeshResources, Workload, parse_resources
 from mesh.steps import Step, StepError, render_step, resolve_step
+from rollout.progress import observe as observe_rollout
 
 log = logging.getLogger("voting.mesh")
 
@@ -575,7 +576,7 @@ class LocalMesh:
             },
             "rss_bytes": self.rss_bytes(),
             "pss_bytes": self.pss_bytes(),
-            "rollout": self.rollout,
+            "rollout": observe_rollout(self.rollout),  # `controller-lost` once its lease expired
             "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
         }
 

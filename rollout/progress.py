@@ -1,0 +1,226 @@
+"""A rollout's progress as reported to the running system: the one schema, its lease, resuming.
+
+The controller reports (`PUT /rollout`) at least every `heartbeat_every(spec)` seconds::
+
+    {"state": "running",            # running | promoted | rolled-back | aborted
+     "weight": 25, "reason": "", "gates": [...], "history": [...],
+     "started": t0, "finished": null,
+     "service": "voting-app", "canary": "v2-0", "weights": [10, 25, 50, 100], "interval": 30,
+     "passed": [10],                # weights whose gates all passed, in order
+     "spec": {...},                 # the whole RolloutSpec, so `--resume` can go on with it
+     "pid": 4242, "heartbeat": t,   # the controller and when it last reported (wall clock)
+     "lease_expires_at": t + 2 * interval}
+
+Whoever reads it (`LocalMesh.status()`) passes it through `observe`: a running rollout whose
+lease has expired is shown as `controller-lost`, with the state it last reported kept in
+`reported_state`. From there `plan_resume` says how `voting rollout --resume` goes on (from
+the weight after the last one judged to pass), and `rolled_back` what `--rollback` reports.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rollout.spec import Gate, RolloutSpec
+
+RUNNING, PROMOTED, ROLLED_BACK, ABORTED = "running", "promoted", "rolled-back", "aborted"
+CONTROLLER_LOST = "controller-lost"
+FINAL_STATES = (PROMOTED, ROLLED_BACK, ABORTED)
+
+LEASE_INTERVALS = 2  # a controller silent for this many intervals is lost
+MIN_LEASE_S = 5.0  # ... but never less than this, so a busy machine is not taken for a dead one
+LOST_HINT = "run `voting rollout --resume` or `voting rollout --rollback`"
+
+
+class ResumeError(RuntimeError):
+    """There is nothing to resume or roll back, or a live controller still owns the rollout."""
+
+
+def lease_seconds(spec: RolloutSpec) -> float:
+    return max(LEASE_INTERVALS * spec.interval, MIN_LEASE_S)
+
+
+def heartbeat_every(spec: RolloutSpec) -> float:
+    """How often a controller reports while waiting: four reports per lease."""
+    return lease_seconds(spec) / 4
+
+
+# ---------------------------------------------------------------- the spec, as JSON
+def spec_to_json(spec: RolloutSpec) -> dict[str, Any]:
+    data = asdict(spec)
+    data["weights"] = list(spec.weights)
+    data["services"] = list(spec.services)
+    data["gates"] = [asdict(g) for g in spec.gates]
+    return data
+
+
+def spec_from_json(data: Any) -> RolloutSpec:
+    if not isinstance(data, dict):
+        raise ResumeError("the rollout's progress carries no spec to resume with")
+    try:
+        values = dict(data)
+        values["weights"] = tuple(int(w) for w in values["weights"])
+        values["services"] = tuple(str(s) for s in values.get("services") or ())
+        values["gates"] = tuple(Gate(**g) for g in values.get("gates") or ())
+        return RolloutSpec(**values)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResumeError(f"the rollout's spec in progress cannot be read: {exc}") from exc
+
+
+# ---------------------------------------------------------------- writing progress
+def progress_json(
+    outcome: dict[str, Any],
+    spec: RolloutSpec,
+    *,
+    passed: list[int],
+    pid: int,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """What a controller reports: its outcome so far, its plan, and a lease while running."""
+    now = time.time() if now is None else now
+    data = {
+        **outcome,
+        "service": spec.service,
+        "canary": spec.canary,
+        "weights": list(spec.weights),
+        "interval": spec.interval,
+        "passed": list(passed),
+        "spec": spec_to_json(spec),
+        "pid": pid,
+        "heartbeat": now,
+        "lease_expires_at": now + lease_seconds(spec) if outcome["state"] == RUNNING else None,
+    }
+    return data
+
+
+def rolled_back(
+    progress: dict[str, Any] | None, reason: str, now: float | None = None
+) -> dict[str, Any]:
+    """The progress `voting rollout --rollback` reports once the routes are back on stable."""
+    now = time.time() if now is None else now
+    base = dict(progress or {"weight": 0, "history": [], "gates": [], "started": now})
+    base.pop("reported_state", None)
+    return {
+        **base,
+        "state": ROLLED_BACK,
+        "reason": reason,
+        "finished": now,
+        "lease_expires_at": None,
+    }
+
+
+# ---------------------------------------------------------------- reading progress
+def lease_expired(progress: dict[str, Any], now: float) -> bool:
+    expires = progress.get("lease_expires_at")
+    return (
+        progress.get("state") == RUNNING
+        and isinstance(expires, int | float)
+        and not isinstance(expires, bool)
+        and expires < now
+    )
+
+
+def observe(progress: dict[str, Any] | None, now: float | None = None) -> dict[str, Any] | None:
+    """The progress as a reader should show it: `controller-lost` once a running lease expired."""
+    if not isinstance(progress, dict):
+        return progress
+    now = time.time() if now is None else now
+    if not lease_expired(progress, now):
+        return progress
+    seen = progress.get("heartbeat")
+    when = time.strftime("%H:%M:%S", time.localtime(seen)) if seen else "?"
+    return {
+        **progress,
+        "state": CONTROLLER_LOST,
+        "reported_state": progress.get("state"),
+        "reason": f"controller pid {progress.get('pid', '?')} silent since {when}, routes left "
+        f"at {progress.get('weight', '?')}% to {progress.get('canary', 'the canary')}; {LOST_HINT}",
+    }
+
+
+def describe(progress: dict[str, Any] | None) -> str | None:
+    """One line for `voting status` (None when no rollout ran)."""
+    if not isinstance(progress, dict) or "state" not in progress:
+        return None
+    state, weight = progress["state"], progress.get("weight", 0)
+    canary = progress.get("canary") or "canary"
+    if state == RUNNING:
+        expires = progress.get("lease_expires_at")
+        until = time.strftime("%H:%M:%S", time.localtime(expires)) if expires else "?"
+        return (
+            f"rollout running: weight {weight}% to {canary}, passed {_weights(progress)}; "
+            f"controller pid {progress.get('pid', '?')}, lease until {until}"
+        )
+    if state == CONTROLLER_LOST:
+        return f"rollout CONTROLLER-LOST at {weight}% to {canary}: {progress.get('reason')}"
+    return f"rollout {state} at {weight}%: {progress.get('reason') or ''}".rstrip(": ")
+
+
+def _weights(progress: dict[str, Any]) -> str:
+    passed = progress.get("passed") or []
+    return ", ".join(f"{w}%" for w in passed) if passed else "none yet"
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """How `--resume` goes on: the spec, the weights still to run, what was seen before."""
+
+    spec: RolloutSpec
+    weights: tuple[int, ...]
+    passed: tuple[int, ...] = ()
+    history: tuple[dict[str, Any], ...] = ()
+    started: float | None = None
+    lost_pid: int | None = None
+    last_weight: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_resume(progress: dict[str, Any] | None, now: float | None = None) -> ResumePlan:
+    """The rest of a lost rollout: every planned weight above the last one judged to pass.
+
+    Refused (ResumeError) when no rollout ran, when it has ended, or while its controller's
+    lease is live (someone owns the routes)."""
+    now = time.time() if now is None else now
+    progress = observe(progress, now)
+    if not isinstance(progress, dict) or "state" not in progress:
+        raise ResumeError("no rollout to resume: status shows none")
+    state = progress["state"]
+    if state in FINAL_STATES:
+        raise ResumeError(f"nothing to resume: the rollout has ended ({state})")
+    if state == RUNNING:
+        raise ResumeError(_owned(progress))
+    if state != CONTROLLER_LOST:
+        raise ResumeError(f"cannot resume a rollout in state {state!r}")
+    spec = spec_from_json(progress.get("spec"))
+    passed = tuple(int(w) for w in progress.get("passed") or ())
+    last = max(passed, default=0)
+    return ResumePlan(
+        spec=spec,
+        weights=tuple(w for w in spec.weights if w > last),
+        passed=passed,
+        history=tuple(h for h in progress.get("history") or () if isinstance(h, dict)),
+        started=progress.get("started"),
+        lost_pid=progress.get("pid"),
+        last_weight=int(progress.get("weight") or 0),
+    )
+
+
+def check_rollback(progress: dict[str, Any] | None, now: float | None = None) -> RolloutSpec:
+    """The spec whose rollback step `--rollback` applies; refused while a live controller runs."""
+    progress = observe(progress, time.time() if now is None else now)
+    if isinstance(progress, dict) and progress.get("state") == RUNNING:
+        raise ResumeError(_owned(progress) + " (stop it: SIGTERM rolls back)")
+    if isinstance(progress, dict) and isinstance(progress.get("spec"), dict):
+        return spec_from_json(progress["spec"])
+    return RolloutSpec()
+
+
+def _owned(progress: dict[str, Any]) -> str:
+    expires = progress.get("lease_expires_at")
+    until = time.strftime("%H:%M:%S", time.localtime(expires)) if expires else "?"
+    return (
+        f"the rollout is running: controller pid {progress.get('pid', '?')} holds its lease "
+        f"until {until}"
+    )
