@@ -59,7 +59,7 @@ METRICS_WORDS = {
     "unconfigured": "no Prometheus",
 }
 STATUS_WORDS = {"up": "up", "unreachable": "unreachable", "error": "error", "unconfigured": "none"}
-ROLLOUT_STATES = ("running", "promoted", "rolled-back", "aborted")
+ROLLOUT_STATES = ("running", "promoted", "rolled-back", "aborted", "controller-lost")
 CLUSTER_ROLLOUT = (
     "rollouts from the dashboard run on the local system only; use `voting rollout --context`"
 )

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from rollout.progress import CONTROLLER_LOST
+
 SERVICES: tuple[str, ...] = ("voting-app", "voting-analytics", "voting-storage")
 
 PartState = Literal["up", "unreachable", "error", "unconfigured"]
@@ -99,8 +101,10 @@ class RolloutInterval:
 class RolloutProgress:
     """A canary rollout as it reports itself: state, weight, last gates, one line per interval.
 
-    ``state`` is running, promoted, rolled-back or aborted; ``reason`` says why it ended.
-    ``weights``, ``service`` and ``canary`` describe the plan when the rollout reports them.
+    ``state`` is running, promoted, rolled-back or aborted, or controller-lost when the
+    status read shows that the controller's lease expired (`rollout.progress.observe`);
+    ``reason`` says why it ended. ``weights``, ``service`` and ``canary`` describe the plan
+    when the rollout reports them; ``pid`` and ``lease_expires_at`` its controller's lease.
     """
 
     state: str
@@ -114,10 +118,18 @@ class RolloutProgress:
     service: str | None = None
     canary: str | None = None
     interval: float | None = None
+    passed: tuple[int, ...] = ()
+    pid: int | None = None
+    lease_expires_at: float | None = None
 
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def lost(self) -> bool:
+        """Its controller stopped reporting while routes were mid-way: someone must act."""
+        return self.state == CONTROLLER_LOST
 
 
 def _gates(items: Any) -> tuple[GateReading, ...]:
@@ -163,6 +175,9 @@ def rollout_from_json(data: Any) -> RolloutProgress | None:
         service=data.get("service"),
         canary=data.get("canary"),
         interval=_float(data.get("interval")),
+        passed=tuple(int(w) for w in data.get("passed") or ()),
+        pid=int(data["pid"]) if isinstance(data.get("pid"), int) else None,
+        lease_expires_at=_float(data.get("lease_expires_at")),
     )
 
 

@@ -378,4 +378,9 @@ def format_status(status: dict[str, Any]) -> str:
             for r in s["routes"]
         )
         lines.append(f"{s['name']:<18}{s['peer_authentication']:<15}{s['client_tls']:<14}{routes}")
+    from rollout.progress import describe
+
+    rollout = describe(status.get("rollout"))
+    if rollout:
+        lines += ["", rollout]
     return "\n".join(lines)

@@ -10,16 +10,25 @@ from textual.widget import Widget
 
 from observer.format import VERDICT_GLYPH, VERDICT_STYLE, fit, gate_bound, gate_value
 from observer.model import GateReading, RolloutInterval, RolloutProgress
+from rollout.progress import LOST_HINT
 
 STATE_WORDS = {
     "running": "running",
     "promoted": "promoted",
     "rolled-back": "rolled back",
     "aborted": "aborted",
+    "controller-lost": "controller lost",
 }
-STATE_GLYPH = {"running": "●", "promoted": "✓", "rolled-back": "↩", "aborted": "■"}
+STATE_GLYPH = {
+    "running": "●",
+    "promoted": "✓",
+    "rolled-back": "↩",
+    "aborted": "■",
+    "controller-lost": "⚠",
+}
 STATE_STYLE = {
     "running": "bold cyan",
+    "controller-lost": "bold magenta",
     "promoted": "bold green",
     "rolled-back": "bold red",
     "aborted": "bold yellow",
@@ -65,7 +74,7 @@ def _summary(progress: RolloutProgress) -> Text:
     else:
         out.append(f" at {progress.weight}%  ", style="bold")
     out.append_text(_ladder(progress))
-    if progress.running:
+    if progress.running or progress.lost:
         out.append(f"  since {_clock(progress.started)}", style="dim")
     else:
         out.append(f"  {_clock(progress.started)}-{_clock(progress.finished)}", style="dim")
@@ -73,6 +82,14 @@ def _summary(progress: RolloutProgress) -> Text:
 
 
 def _reason(progress: RolloutProgress, width: int) -> list[Text]:
+    if progress.lost:  # routes mid-way and nobody judging them: say what to do
+        who = f"pid {progress.pid}" if progress.pid else "its controller"
+        lines = textwrap.wrap(
+            f"controller lost ({who} stopped reporting) — {LOST_HINT}",
+            width=max(20, width),
+            subsequent_indent="  ",
+        )[:2]
+        return [Text(line, style=STATE_STYLE["controller-lost"]) for line in lines]
     if progress.running or not progress.reason:
         return []
     lines = textwrap.wrap(

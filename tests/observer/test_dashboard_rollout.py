@@ -35,6 +35,7 @@ from observer.screens import ConfirmRollout
 from observer.sources.local import LocalSource
 from observer.widgets.events import EventLog
 from observer.widgets.rollout import RolloutPanel
+from rollout.progress import observe as observe_rollout
 from rollout.spec import RolloutSpec
 from tests.observer.conftest import REPO, VOTING
 from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
@@ -127,6 +128,22 @@ class TestRolloutPanel:
             box = app.query_one("#rollout-box")
             assert box.has_class("-rolled-back") and not box.has_class("-running")
             assert box.border_title.endswith("· rolled back")
+
+    async def test_a_lost_controller_is_shown_with_what_to_run(self) -> None:
+        lease = {**ROLLOUT_RUNNING, "pid": 4242, "heartbeat": 1.0, "lease_expires_at": 2.0}
+        lost = observe_rollout(lease)  # what `voting up`'s status shows once the lease expired
+        app = ObserverApp(RolloutSource(lost), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: rollout_shown(app), what="rollout panel shown")
+            text = panel(app)
+            assert text.startswith("⚠ controller lost at 25%"), text
+            assert (
+                "controller lost (pid 4242 stopped reporting) — run `voting rollout --resume`"
+                in " ".join(text.split())
+            )
+            box = app.query_one("#rollout-box")
+            assert box.has_class("-controller-lost") and not box.has_class("-running")
+            assert box.border_title.endswith("· controller lost")
 
     async def test_the_panel_shows_only_while_status_has_a_rollout(self) -> None:
         source = RolloutSource(None)
