@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +21,12 @@ from rollout.controller import ABORTED, PROMOTED, ROLLED_BACK, Outcome, Rollout
 from rollout.spec import RolloutSpec
 from tests.e2e.local_system import (
     LocalSystem,
+    SteadyLoad,
     module_ports_base,
     start_local_system,
     stop_local_system,
 )
-from tests.support.waiting import binomial_tolerance
+from tests.support.waiting import binomial_tolerance, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +130,142 @@ def test_without_traffic_a_canary_is_aborted_as_inconclusive_never_promoted(
     assert outcome.state == ABORTED
     assert "inconclusive" in outcome.reason
     assert system.status()["step"]["name"] == "lock-down"
+
+
+# ---------------------------------------------------------------- a controller that dies
+# `voting rollout` as a real process, killed on the way: its lease runs out and status says
+# `controller-lost`; `--resume` promotes from where it was, `--rollback` goes back to 1.x.
+# A 3 s interval keeps these short (lease 6 s); every wait is on a condition, with a deadline.
+LEASED_SPEC = "interval: 3s\nweights: [10, 50, 100]\nminRequests: 5\nmaxInconclusive: 6\n"
+
+
+def start_cli_rollout(system: LocalSystem, tmp_path: Path) -> subprocess.Popen[str]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(LEASED_SPEC)
+    argv = [sys.executable, "-m", "voting", "rollout", "--spec", str(spec)]
+    return subprocess.Popen(
+        [*argv, "--state-dir", str(system.state_dir)],
+        stdout=open(tmp_path / "rollout.log", "w"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def stop_cli_rollout(process: subprocess.Popen[str] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.kill()
+    if process is not None:
+        process.wait(30)
+        if process.stdout:
+            process.stdout.close()
+
+
+def rollout_of(system: LocalSystem) -> dict[str, Any]:
+    return system.status().get("rollout") or {}
+
+
+def on_stable(status: dict[str, Any]) -> bool:
+    """voting-app's routes all go to 1.x (lock-down)."""
+    app = next(s for s in status["services"] if s["name"] == "voting-app")
+    return status["step"]["name"] == "lock-down" and {r["subset"] for r in app["routes"]} == {
+        "v1-0"
+    }
+
+
+def kill_after_first_judged_weight(
+    system: LocalSystem, tmp_path: Path
+) -> tuple[dict[str, Any], str]:
+    """Start `voting rollout`, SIGKILL it once a weight passed, wait for `controller-lost`.
+
+    Returns the lost progress and `voting status` as printed then."""
+    process = start_cli_rollout(system, tmp_path)
+    try:
+
+        def judged() -> bool:
+            progress = rollout_of(system)
+            return process.poll() is not None or (
+                progress.get("pid") == process.pid and bool(progress.get("passed"))
+            )
+
+        wait_until(judged, 120, "the rollout's first judged weight")
+        assert process.poll() is None, (tmp_path / "rollout.log").read_text()
+        refused = system.cli("rollout", "--rollback")  # its owner is alive: refused
+        assert refused.returncode == 1 and "holds its lease" in refused.stderr, refused
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        stop_cli_rollout(process)
+    wait_until(lambda: rollout_of(system).get("state") == "controller-lost", 60, "controller-lost")
+    printed = system.cli("status")
+    print(f"$ voting status\n{printed.stdout}")
+    return rollout_of(system), printed.stdout
+
+
+def test_a_killed_rollout_is_shown_lost_and_resume_promotes_from_the_last_passed_weight(
+    system: LocalSystem, tmp_path: Path
+) -> None:
+    system.step("canary")
+    load = SteadyLoad(system.url, rate=20)
+    load.start()
+    try:
+        lost, printed = kill_after_first_judged_weight(system, tmp_path)
+        assert "rollout CONTROLLER-LOST" in printed and "--resume" in printed, printed
+        assert lost["passed"] and lost["reported_state"] == "running"
+        resumed = system.cli("rollout", "--resume")
+        print(f"$ voting rollout --resume\n{resumed.stdout}{resumed.stderr}")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "resuming after controller pid" in resumed.stdout
+    finally:
+        load.stop()
+    status = system.status()
+    assert status["step"]["name"] == "finalize"
+    assert status["rollout"]["state"] == PROMOTED
+    assert status["rollout"]["passed"] == [10, 50, 100]
+
+
+def test_a_killed_rollout_can_be_rolled_back_on_request(
+    system: LocalSystem, tmp_path: Path
+) -> None:
+    system.step("canary")
+    load = SteadyLoad(system.url, rate=20)
+    load.start()
+    try:
+        kill_after_first_judged_weight(system, tmp_path)
+    finally:
+        load.stop()
+    rolled = system.cli("rollout", "--rollback")
+    print(f"$ voting rollout --rollback\n{rolled.stdout}{rolled.stderr}")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    status = system.status()
+    assert on_stable(status), status["services"]
+    assert status["rollout"]["state"] == ROLLED_BACK
+    assert "on request" in status["rollout"]["reason"]
+
+
+def test_sigterm_rolls_back_and_leaves_the_rollout_aborted_interrupted(
+    system: LocalSystem, tmp_path: Path
+) -> None:
+    system.step("canary")
+    process = start_cli_rollout(system, tmp_path)
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is not None
+                or (rollout_of(system).get("pid") == process.pid and rollout_of(system)["weight"])
+            ),
+            60,
+            "the rollout's first weight",
+        )
+        assert process.poll() is None, (tmp_path / "rollout.log").read_text()
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(60)
+    finally:
+        stop_cli_rollout(process)
+    log = (tmp_path / "rollout.log").read_text()
+    assert returncode == 3 and "rollout aborted: interrupted" in log, log
+    status = system.status()
+    assert status["rollout"]["state"] == ABORTED, status["rollout"]
+    assert status["rollout"]["reason"] == "interrupted"
+    assert status["rollout"]["lease_expires_at"] is None
+    assert on_stable(status), status["services"]
