@@ -82,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     down = subparsers.add_parser("down", help="stop the local system")
     _state_dir_arg(down)
+    down.add_argument(
+        "--all",
+        action="store_true",
+        help="stop every local system of this user (each `voting up`, detached or not, "
+        "whatever its state dir; registered in $VOTING_REGISTRY_DIR)",
+    )
     down.set_defaults(func=cmd_down)
 
     step = subparsers.add_parser("step", help="apply a rollout step to the running system")
@@ -139,10 +145,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     (args.state_dir / "control.json").unlink(missing_ok=True)
     if args.detach:
         return _up_detached(args, client)
+    from mesh.local import registry
+
+    entry = registry.register(args.state_dir)  # findable by `voting down --all`
     try:
         return asyncio.run(_run_up(args))
     except MeshError as exc:
         return _fail(str(exc))
+    finally:
+        registry.unregister(entry)
 
 
 def mysql_password(path: Path | None, environ: Mapping[str, str]) -> str:
@@ -269,24 +280,66 @@ async def _run_dashboard(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    if args.all:
+        return _down_all()
+    return _down(args.state_dir)
+
+
+def _down(state_dir: Path, supervisor: int | None = None, prefix: str = "") -> int:
+    """Stop the system of `state_dir`: its control API's shutdown, else SIGTERM to its
+    registered supervisor (one still starting has no control API yet); then leftovers."""
+    from mesh.local import registry
     from mesh.local.control import ControlClient
     from mesh.local.process import PidRegistry
 
-    client = ControlClient(args.state_dir)
+    client = ControlClient(state_dir)
     try:
-        supervisor = int(json.loads((args.state_dir / "control.json").read_text())["pid"])
+        supervisor = int(json.loads((state_dir / "control.json").read_text())["pid"])
         asyncio.run(client.shutdown())
     except (NotRunning, OSError, ValueError, KeyError):
-        killed = PidRegistry.kill_leftovers(args.state_dir / "pids.json")
-        print(f"not running; cleaned up {killed} leftover process(es)" if killed else "not running")
-        return 0
+        supervisor = supervisor or registry.supervisor_of(state_dir)
+        if supervisor is None:
+            killed = PidRegistry.kill_leftovers(state_dir / "pids.json")
+            print(
+                f"{prefix}not running; cleaned up {killed} leftover process(es)"
+                if killed
+                else f"{prefix}not running"
+            )
+            return 0
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(supervisor, signal.SIGTERM)  # stops like Ctrl-C, children first
     deadline = time.monotonic() + 30
     while _alive(supervisor) and time.monotonic() < deadline:  # it exits after its children
         time.sleep(0.1)
     if _alive(supervisor):
         return _fail(f"`voting up` (pid {supervisor}) did not stop within 30 s")
-    print("stopped")
+    print(f"{prefix}stopped")
     return 0
+
+
+def _down_all() -> int:
+    """Stop every registered system; clean up after those a SIGKILL left behind."""
+    from mesh.local import registry
+    from mesh.local.process import PidRegistry
+
+    entries = registry.entries()
+    live = [e for e in entries if e.running]
+    live_dirs = {e.state_dir for e in live}
+    failed = 0
+    for entry in live:
+        if _down(entry.state_dir, entry.pid, prefix=f"{entry.state_dir}: ") != 0:
+            failed += 1
+        elif not entry.running:
+            registry.unregister(entry.path)
+    for entry in entries:
+        if entry in live:
+            continue
+        if entry.state_dir not in live_dirs:  # never the children of a live system
+            PidRegistry.kill_leftovers(entry.state_dir / "pids.json")
+        registry.unregister(entry.path)
+    if not live:
+        print("no local system running")
+    return 1 if failed else 0
 
 
 def _alive(pid: int) -> bool:
