@@ -29,6 +29,7 @@ import pytest
 import redis
 
 from mesh.local.control import ControlClient
+from tests.support.processes import die_with_test_run
 from tests.support.waiting import wait_until
 
 RESULTS = re.compile(r'<div id="results"> (.*?) </div>')
@@ -204,6 +205,7 @@ def start_local_system(
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             cwd=cwd,
+            preexec_fn=die_with_test_run(),  # dies with the test run, even a SIGKILLed one
         )
     system = LocalSystem(state_dir, base + 1, base + 2, redis_db, database, process)
     try:

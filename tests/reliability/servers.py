@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import die_with_test_run
+
 # Ports for everything the reliability tests start (the range this suite may use).
 PORTS = range(14000, 16000)  # below the kernel ephemeral range (32768+)
 
@@ -65,7 +67,11 @@ class PrivateServer:
     def start(self, timeout: float = 30.0) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_test_run(),
             )
         deadline = time.monotonic() + timeout
         while not answers(self.port):

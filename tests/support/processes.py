@@ -9,11 +9,30 @@ the two. Only the test's own processes are ever killed, by pid.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 LISTEN = "0A"  # the TCP state in /proc/net/tcp*
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_test_run() -> Callable[[], None]:
+    """A preexec_fn: the child gets SIGTERM when the test run (its parent) dies, however.
+
+    So even a pytest killed with SIGKILL, whose finalizers never run, leaves no server or
+    `voting up` behind (`voting up` then stops its own children, which carry the same).
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:  # in the child, between fork and exec
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the run died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
 
 
 def processes_naming(marker: str | Path) -> dict[int, str]:
