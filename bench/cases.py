@@ -1,4 +1,4 @@
-"""The four benchmarks. Each adds its rows (figure, goal, pass/fail) to the report.
+"""The benchmarks. Each adds its rows (figure, goal, pass/fail) to the report.
 
 1. mesh cost      the same three functions called directly, then through the ingress and
                   STRICT-mTLS sidecars (step 3): saturation (wrk) and a held 200 req/s
@@ -7,6 +7,7 @@
 4. observer       CPU of the dashboard process over a minute of refreshes
 5. durability     vote throughput with Redis `appendfsync everysec` (what `voting up` runs)
                   vs `no` (and `always`), on one Redis switched with CONFIG SET
+6. overload       votes offered at 1x, 2x, 3x saturation: goodput, shed share, admitted p99
 """
 
 from __future__ import annotations
@@ -665,3 +666,57 @@ def durability_cost(ctx: Context) -> None:
                 "with everysec and always (the AOF is written before Redis answers)",
             )
         )
+
+
+# ---------------------------------------------------------------------- 6. overload
+OVERLOAD_LIMIT = 32  # MAX_IN_FLIGHT for this case: small, so 3x saturation sheds visibly
+
+
+def overload(ctx: Context) -> None:
+    """Votes offered at 1x, 2x, 3x saturation: goodput, shed share, admitted p99 (bench.overload)."""
+    from bench import overload as ov
+
+    d = ctx.durations
+    case = "6 overload"
+    redis_port = ctx.ports.take()
+    server = [ctx.children.redis(redis_port, appendfsync="everysec")]
+    storage, vote = ctx.ports.take(), ctx.ports.take()
+    limit = {"MAX_IN_FLIGHT": str(OVERLOAD_LIMIT), "LOG_LEVEL": "WARNING"}
+    ctx.log(f"overload: votes at 1x, 2x, 3x saturation (MAX_IN_FLIGHT={OVERLOAD_LIMIT})")
+    server.append(
+        ctx.children.function(
+            "storage", "1.0", storage, limit | {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+        )
+    )
+    server.append(
+        ctx.children.function(
+            "vote",
+            "1.0",
+            vote,
+            VOTE_ENV
+            | limit
+            | {
+                "ANALYTICS_URL": f"http://127.0.0.1:{storage}",  # readiness only
+                "STORAGE_URL": f"http://127.0.0.1:{storage}",
+            },
+        )
+    )
+    url = f"http://127.0.0.1:{vote}/"
+    own = os.sched_getaffinity(0)
+    try:
+        for process in server:
+            ov.pin(process.pid, ov.SERVER_CORE)
+        ov.pin(0, ov.CLIENT_CORE)  # wrk and the open loop run beside, not on, the server
+        load.wrk(
+            url, duration=d.warmup, threads=1, connections=OVERLOAD_LIMIT, post_form="vote=Cats"
+        )
+        saturation = load.wrk(
+            url, duration=d.saturate, threads=1, connections=OVERLOAD_LIMIT, post_form="vote=Cats"
+        ).rps
+        runs = {m: ov.offer(url, saturation * m, d.saturate) for m in ov.MULTIPLES}
+    finally:
+        os.sched_setaffinity(0, own)
+        for process in reversed(server):
+            ctx.children.stop(process)
+    for row in ov.rows(case, saturation, runs, OVERLOAD_LIMIT):
+        ctx.report.add(row)

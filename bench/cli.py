@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CASES = ("local", "mesh", "read", "durability")
+CASES = ("local", "mesh", "read", "durability", "overload")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         "mesh": cases.mesh_cost,
         "read": cases.read_cost,
         "durability": cases.durability_cost,
+        "overload": cases.overload,
     }
     failed: list[str] = []
     started = time.monotonic()
