@@ -81,23 +81,26 @@ def tls_certificates(cert: IssuedCert) -> list[dict[str, Any]]:
     ]
 
 
-def static_cluster(name: str, ports: list[int]) -> dict[str, Any]:
+def static_cluster(name: str, ports: list[int], max_requests: int = 0) -> dict[str, Any]:
+    """A cluster of loopback endpoints; `max_requests` > 0 caps what it admits at once.
+
+    Uncapped, Istio's limits (far above Envoy's defaults). Capped: at most `max_requests`
+    requests and connections, and a short queue (a quarter of it) for a burst; past that
+    Envoy answers 503 itself (response flag UO) in C++, far cheaper than the app could.
+    """
+    thresholds = {
+        "max_connections": max_requests or UNLIMITED,
+        "max_pending_requests": max(1, max_requests // 4) if max_requests else UNLIMITED,
+        "max_requests": max_requests or UNLIMITED,
+        "max_retries": UNLIMITED,
+    }
     return {
         "@type": T_CLUSTER,
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
-        "circuit_breakers": {
-            "thresholds": [
-                {
-                    "max_connections": UNLIMITED,
-                    "max_pending_requests": UNLIMITED,
-                    "max_requests": UNLIMITED,
-                    "max_retries": UNLIMITED,
-                }
-            ]
-        },
+        "circuit_breakers": {"thresholds": [thresholds]},
         "load_assignment": {
             "cluster_name": name,
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address(p)}} for p in ports]}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.runtime.settings import DEFAULT_MAX_IN_FLIGHT
 from mesh.local.envoy.common import (
     LOCAL_REPLY_HEADER,
     SOURCE_HEADER,
@@ -34,6 +35,18 @@ def _source_workloads(resources: MeshResources) -> list[tuple[str, str, str]]:
 LOCAL_REPLY_CONFIG = {
     "mappers": [
         {
+            # Overflow (the app's admission limit reached): shed with Retry-After, and not
+            # marked as a sidecar's own failure, so callers do not retry it (as in Istio, where
+            # the default policy retries no status code): retrying would feed the overload.
+            "filter": {"response_flag_filter": {"flags": ["UO"]}},
+            "headers_to_add": [
+                {
+                    "header": {"key": "Retry-After", "value": "1"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+        },
+        {
             "filter": {
                 "status_code_filter": {
                     "comparison": {
@@ -48,9 +61,15 @@ LOCAL_REPLY_CONFIG = {
                     "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
                 }
             ],
-        }
+        },
     ]
 }
+
+
+def admission_limit(pod: Pod) -> int:
+    """The app's MAX_IN_FLIGHT (docs/contracts.md), enforced by its sidecar before the app."""
+    value = dict(pod.workload.env).get("MAX_IN_FLIGHT", "")
+    return int(value) if value.strip().isdigit() else DEFAULT_MAX_IN_FLIGHT
 
 
 def inbound_cluster_name(port: int, security: str, workload: str, app: str, version: str) -> str:
@@ -61,12 +80,13 @@ def _inbound_chain(
     view: MeshView, pod: Pod, security: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     port = pod.workload.container_port
+    limit = admission_limit(pod)
     clusters = []
     routes = []
     if security == "mtls":
         for workload, app, version in _source_workloads(view.resources):
             name = inbound_cluster_name(port, security, workload, app, version)
-            clusters.append(static_cluster(name, [pod.app_port]))
+            clusters.append(static_cluster(name, [pod.app_port], limit))
             routes.append(
                 {
                     "match": {
@@ -77,7 +97,7 @@ def _inbound_chain(
                 }
             )
     unknown = inbound_cluster_name(port, security, UNKNOWN, UNKNOWN, "")
-    clusters.append(static_cluster(unknown, [pod.app_port]))
+    clusters.append(static_cluster(unknown, [pod.app_port], limit))
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": unknown, "timeout": "0s"}})
     # destination.port / to.operation.ports name the container port: here, this listener's.
     filters = rbac_filters(

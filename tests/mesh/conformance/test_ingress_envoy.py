@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 import yaml
 
@@ -153,3 +155,59 @@ def test_a_virtual_service_with_no_rule_for_the_caller_falls_back_to_the_default
         assert page.results is not None and "Cats" in page.results, page.results
     finally:
         system.step("lock-down")
+
+
+def test_past_the_apps_admission_limit_its_sidecar_sheds_with_503_and_retry_after(system):
+    """Overload is shed by Envoy (circuit breaker overflow, UO) before the app, not queued.
+
+    voting-app runs with MAX_IN_FLIGHT=2 and every page waits 1 s on analytics (a delay
+    fault), so 40 simultaneous page views overlap: what the 3 pods cannot admit is answered
+    503 with Retry-After at once by their sidecars, and the gateway does not retry it.
+    """
+    documents = step_documents("deploy")
+    for doc in documents:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "voting-app-1-0":
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            container["env"] = [*container.get("env", []), {"name": "MAX_IN_FLIGHT", "value": "2"}]
+    documents.append(
+        yaml.safe_load(
+            """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: voting-analytics, namespace: voting}
+spec:
+  hosts: [voting-analytics]
+  http:
+  - fault: {delay: {percentage: {value: 100}, fixedDelay: 1s}}
+    route: [{destination: {host: voting-analytics}}]
+"""
+        )
+    )
+    system.apply("deploy", documents)
+    try:
+        answers = asyncio.run(_burst(system.url, 40))
+        shed = [a for a in answers if a[0] == 503]
+        assert shed, f"no request was shed: {sorted({a[0] for a in answers})}"
+        assert all(retry_after == "1" for _, retry_after, _ in shed), shed[:3]
+        assert any(overloaded for _, _, overloaded in shed), "not shed by the sidecar (UO)"
+        assert {status for status, _, _ in answers} <= {200, 503}
+    finally:
+        system.step("deploy")
+
+
+async def _burst(url: str, count: int) -> list[tuple[int, str | None, bool]]:
+    """`count` page views at once: (status, Retry-After, shed by Envoy) of each."""
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=count)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+
+        async def one() -> tuple[int, str | None, bool]:
+            async with session.get(url) as response:
+                await response.read()
+                return (
+                    response.status,
+                    response.headers.get("Retry-After"),
+                    response.headers.get("x-envoy-overloaded") == "true",
+                )
+
+        return await asyncio.gather(*(one() for _ in range(count)))

@@ -254,6 +254,11 @@ class TestRetries:
         config = compile_sidecar(view, pod_of(view, "voting-app-1-0"), "/tmp/rds")
         inbound = next(listener for listener in config.listeners if listener["name"] == "inbound")
         hcm = inbound["filter_chains"][0]["filters"][0]["typed_config"]
-        (mapper,) = hcm["local_reply_config"]["mappers"]
+        overflow, mapper = hcm["local_reply_config"]["mappers"]
         assert mapper["filter"]["status_code_filter"]["comparison"]["op"] == "GE"
         assert mapper["headers_to_add"][0]["header"]["key"] == "x-mesh-local-reply"
+        # an overflow is shed with Retry-After and not marked: callers must not retry it
+        assert overflow["filter"] == {"response_flag_filter": {"flags": ["UO"]}}
+        assert [h["header"] for h in overflow["headers_to_add"]] == [
+            {"key": "Retry-After", "value": "1"}
+        ]
