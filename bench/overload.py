@@ -104,15 +104,17 @@ def pin(pid: int, core: int) -> None:
         os.sched_setaffinity(pid, {core})
 
 
-def rows(case: str, saturation: float, runs: dict[int, OverloadResult], limit: int) -> list[Row]:
+def rows(
+    case: str, saturation: float, runs: dict[int, OverloadResult], limit: int, where: str
+) -> list[Row]:
     """The table: per multiple, goodput, shed share and the admitted requests' p99."""
     out = [
         Row(
             case,
-            "POST / vote direct saturation, server on one core",
+            "POST / vote saturation, server on one core",
             saturation,
             "req/s",
-            note=f"wrk -t1 -c{limit} on the other core; MAX_IN_FLIGHT={limit} per function",
+            note=f"wrk -t1 -c16 on the other core; MAX_IN_FLIGHT={limit} ({where})",
         )
     ]
     base_p99 = runs[1].p99(runs[1].admitted_ms) if runs[1].admitted_ms else None
