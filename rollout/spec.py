@@ -13,7 +13,7 @@
     gates:
       - {name: success-rate, query: success_rate, min: 0.99}
       - {name: latency-p99, query: latency_p99, max: 500}
-      - {name: mtls-share, query: service_mtls_share, min: 1.0}
+      - {name: mtls-share, query: edge_mtls_share, min: 1.0}
 
 Every key is optional; an unknown key is an error naming it.
 """
@@ -128,6 +128,13 @@ def parse_spec(data: dict[str, Any] | None) -> RolloutSpec:
     return RolloutSpec(**values)
 
 
+def per_version(query: str) -> bool:
+    """Whether a named query's series say which version or workload they are about
+    (rollout.gates picks the canary's series by destination_version or destination_workload)."""
+    by = QUERIES[query].split(" by (", 1)[-1].split(")", 1)[0] if " by (" in QUERIES[query] else ""
+    return "destination_version" in by or "destination_workload" in by
+
+
 def _gate(data: Any) -> Gate:
     if not isinstance(data, dict) or "name" not in data or "query" not in data:
         raise SpecError(f"a gate needs a name and a query: {data!r}")
@@ -137,6 +144,12 @@ def _gate(data: Any) -> Gate:
     if data["query"] not in QUERIES:
         raise SpecError(
             f"gate {data['name']}: no query named {data['query']!r} (known: {', '.join(QUERIES)})"
+        )
+    if not per_version(data["query"]):
+        raise SpecError(
+            f"gate {data['name']}: query {data['query']!r} gives no per-version value (its "
+            "series carry neither destination_version nor destination_workload, so the canary "
+            f"cannot be judged); use one of {', '.join(q for q in QUERIES if per_version(q))}"
         )
     if "min" not in data and "max" not in data:
         raise SpecError(f"gate {data['name']}: give a min or a max")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
+import yaml
 
 from rollout.gates import FAIL, INCONCLUSIVE, PASS, judge
 from rollout.spec import Gate, RolloutSpec, SpecError, parse_spec
@@ -51,3 +54,17 @@ def test_the_worst_series_decides_a_gate() -> None:
     assert judge(Gate("s", "success_rate", min=0.99), [1.0, 0.98]).verdict == FAIL
     assert judge(Gate("p", "latency_p99", max=500), [120.0, 480.0]).verdict == PASS
     assert RolloutSpec(interval=2).window() == "5s"
+
+
+def test_a_gate_whose_query_has_no_per_version_series_is_refused() -> None:
+    gate = {"name": "mtls-share", "query": "service_mtls_share", "min": 1.0}
+    with pytest.raises(SpecError, match="gives no per-version value"):
+        parse_spec({"gates": [gate]})
+
+
+def test_the_example_in_the_spec_modules_docstring_parses() -> None:
+    import rollout.spec
+
+    example = rollout.spec.__doc__.split("\n\n")[1]
+    spec = parse_spec(yaml.safe_load(textwrap.dedent(example)))
+    assert [g.query for g in spec.gates][-1] == "edge_mtls_share"
