@@ -116,6 +116,7 @@ class LocalMesh:
         self._on_event = on_event
         self.step: Step | None = None
         self.resources = MeshResources()
+        self.generation = 0  # bumped by every apply: a stale reload can tell it was overtaken
         self.pods: dict[str, PodRuntime] = {}
         self.ingress: IngressGateway | None = None
         self.ingress_proxy: EnvoyProxy | None = None
@@ -212,6 +213,7 @@ class LocalMesh:
         documents: list[dict[str, Any]],
         step: Step,
         rendered: list[dict[str, Any]] | None = None,
+        if_generation: int | None = None,
     ) -> None:
         """Make the system match these resources (a rendered step, possibly edited).
 
@@ -227,6 +229,10 @@ class LocalMesh:
             except StepError as exc:
                 self.event(f"step {step.number} not rendered, overlay unknown: {exc}")
         async with self.lock:
+            if if_generation is not None and if_generation != self.generation:
+                self.event("manifest change superseded by a newer configuration: not applied")
+                return
+            self.generation += 1
             previous = (self.documents, self.applied, self.resources)
             self.documents = documents
             if base is not None:
@@ -263,12 +269,20 @@ class LocalMesh:
             self.event(f"rolled {', '.join(sorted(apps))} to the new code")
 
     async def reload_manifests(self) -> None:
-        """Re-render the current step from the files and apply it; keep serving on errors."""
-        if self.step is None:
+        """Re-render the current step from the files and apply it; keep serving on errors.
+
+        Rendering takes a while (kustomize): if anything else was applied meanwhile (a step
+        change, an apply), that newer configuration wins and this stale rendering is dropped,
+        else a slow reload would put an older step back in force.
+        """
+        step, generation = self.step, self.generation
+        if step is None:
             return
         try:
-            documents = await asyncio.to_thread(render_step, self.step)
-            await self.apply_documents(documents, self.step, rendered=documents)
+            documents = await asyncio.to_thread(render_step, step)
+            await self.apply_documents(
+                documents, step, rendered=documents, if_generation=generation
+            )
         except (MeshError, StepError) as exc:
             self.event(f"change rejected, previous routes keep serving: {exc}")
 
