@@ -110,6 +110,31 @@ def static_cluster(name: str, ports: list[int], max_requests: int = 0) -> dict[s
     }
 
 
+# Every 5xx a proxy answers, with Envoy's response flags (UO overflow, UF connect failure, UH
+# no healthy host, NR no route, ...): the proxy's stdout (`logs/<proxy>.envoy.out`) says why.
+FAILED_REQUESTS_LOG = {
+    "name": "envoy.access_loggers.stdout",
+    "filter": {
+        "status_code_filter": {
+            "comparison": {
+                "op": "GE",
+                "value": {"default_value": 500, "runtime_key": "mesh.access_log_5xx"},
+            }
+        }
+    },
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+        "log_format": {
+            "text_format_source": {
+                "inline_string": "[%START_TIME%] %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"
+                " %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER%"
+                " %UPSTREAM_TRANSPORT_FAILURE_REASON% %DURATION%ms\n"
+            }
+        },
+    },
+}
+
+
 def hcm(
     stat_prefix: str, route_spec: dict[str, Any], filters: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -126,6 +151,7 @@ def hcm(
             "@type": T_HCM,
             "stat_prefix": stat_prefix,
             "normalize_path": True,
+            "access_log": [FAILED_REQUESTS_LOG],
             **route_spec,
             "http_filters": [
                 *filters,
