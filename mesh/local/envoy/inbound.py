@@ -66,6 +66,12 @@ LOCAL_REPLY_CONFIG = {
 }
 
 
+INBOUND_RETRY = {"num_retries": 2, "retry_on": "reset-before-request"}
+"""Istio's inbound default (route/retry/retry.go ConvertInboundPolicy): a request reset before
+it reached the app (its connection to the app closed under it) was never processed, so it is
+safe to retry even for a vote."""
+
+
 def admission_limit(pod: Pod) -> int:
     """The app's MAX_IN_FLIGHT (docs/contracts.md), enforced by its sidecar before the app."""
     value = dict(pod.workload.env).get("MAX_IN_FLIGHT", "")
@@ -93,12 +99,17 @@ def _inbound_chain(
                         "prefix": "/",
                         "headers": [{"name": SOURCE_HEADER, "string_match": {"exact": workload}}],
                     },
-                    "route": {"cluster": name, "timeout": "0s"},
+                    "route": {"cluster": name, "timeout": "0s", "retry_policy": INBOUND_RETRY},
                 }
             )
     unknown = inbound_cluster_name(port, security, UNKNOWN, UNKNOWN, "")
     clusters.append(static_cluster(unknown, [pod.app_port], limit))
-    routes.append({"match": {"prefix": "/"}, "route": {"cluster": unknown, "timeout": "0s"}})
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "route": {"cluster": unknown, "timeout": "0s", "retry_policy": INBOUND_RETRY},
+        }
+    )
     # destination.port / to.operation.ports name the container port: here, this listener's.
     filters = rbac_filters(
         view.resources,

@@ -60,3 +60,15 @@ def test_a_user_policy_has_no_local_additions(ca):
     assert policy["retry_on"] == "connect-failure"
     assert policy["per_try_timeout"] == "2.000s"
     assert "retriable_headers" not in policy
+
+
+def test_inbound_routes_retry_a_request_reset_before_it_reached_the_app(ca):
+    # retry.go ConvertInboundPolicy: 2 retries on reset-before-request (never processed).
+    from tests.support.mesh_view import listener, sidecar
+
+    inbound = listener(sidecar(view_of(documents("lock-down"), ca), "voting-app-1-0"), "inbound")
+    manager = inbound["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    assert {str(r["route"]["retry_policy"]) for r in routes} == {
+        str({"num_retries": 2, "retry_on": "reset-before-request"})
+    }
