@@ -11,10 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesh.model.kinds import ROOT_NAMESPACE
-from mesh.model.resources import HTTPMatch, HTTPRoute, MeshResources, Service
+from mesh.model.resources import (
+    Gateway,
+    HTTPMatch,
+    HTTPRoute,
+    MeshResources,
+    Service,
+    VirtualService,
+)
 
 
-def _selects(selector: tuple[tuple[str, str], ...], labels: dict[str, str]) -> bool:
+def selects(selector: tuple[tuple[str, str], ...], labels: dict[str, str]) -> bool:
+    """Whether a `matchLabels` selector is a subset of the labels (labels.Instance.SubsetOf)."""
     return all(labels.get(k) == v for k, v in selector)
 
 
@@ -52,7 +60,7 @@ def compose_peer_authentication(
                 mesh = mesh or policy
             else:
                 namespace_wide = namespace_wide or policy
-        elif policy.namespace != ROOT_NAMESPACE and _selects(policy.selector, labels):
+        elif policy.namespace != ROOT_NAMESPACE and selects(policy.selector, labels):
             workload = workload or policy
     mode, decided = "PERMISSIVE", "-"
     for level in (mesh, namespace_wide, workload):
@@ -152,3 +160,30 @@ def mesh_services(resources: MeshResources) -> list[Service]:
         for s in resources.services
         if any(s.selects(dict(w.labels)) for w in resources.mesh_workloads())
     ]
+
+
+def host_matches(a: str, b: str) -> bool:
+    """pkg/config/host Name.Matches: equal, or either one a wildcard covering the other."""
+    if a == b or "*" in (a, b):
+        return True
+    if a.startswith("*.") and b.endswith(a[1:]):
+        return True
+    return b.startswith("*.") and a.endswith(b[1:])
+
+
+def gateway_hosts(gateway: Gateway, vs: VirtualService) -> list[str]:
+    """The VirtualService hosts a Gateway's servers serve (`ns/host`, `./host`, `*/host`).
+
+    After pilot/pkg/networking/core/gateway.go pickMatchingGatewayHosts.
+    """
+    served = []
+    for server in gateway.servers:
+        for entry in server.hosts:
+            namespace, _, name = entry.rpartition("/")
+            if (
+                namespace in ("", "*")
+                or (namespace == "." and vs.namespace == gateway.namespace)
+                or namespace == vs.namespace
+            ):
+                served.append(name)
+    return sorted({h for h in vs.hosts if any(host_matches(g, h) for g in served)})

@@ -24,7 +24,7 @@ from mesh.local.envoy.common import (
 from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
 from mesh.local.envoy.retries import retry_policy
 from mesh.local.topology import Pod
-from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services
+from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services, selects
 from mesh.model.resources import Destination, HTTPMatch, HTTPRoute, Service, StringMatch
 
 
@@ -67,11 +67,8 @@ def route_match(match: HTTPMatch | None) -> dict[str, Any]:
             else {"safe_regex": {"regex": uri.value}}
         )
     result["case_sensitive"] = not match.ignore_uri_case
-    for name, value in ((":method", match.method), (":authority", match.authority)):
-        if value is not None:
-            headers.append(header_matcher(name, value))
-    if match.scheme is not None:
-        headers.append(header_matcher(":scheme", match.scheme))
+    pseudo = ((":method", match.method), (":authority", match.authority), (":scheme", match.scheme))
+    headers += [header_matcher(name, value) for name, value in pseudo if value is not None]
     if headers:
         result["headers"] = headers
     if match.query_params:
@@ -101,7 +98,7 @@ class OutboundBuilder:
         subset_def = rule.subset(subset) if rule else None
         if subset_def is None:
             return []
-        return [p for p in pods if all(p.labels.get(k) == v for k, v in subset_def.labels)]
+        return [p for p in pods if selects(subset_def.labels, p.labels)]
 
     def destination_clusters(self, dest: Destination) -> list[tuple[str, int]]:
         """Clusters (one per endpoint version) and their relative weights for one destination."""

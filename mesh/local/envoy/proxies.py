@@ -18,8 +18,7 @@ from mesh.local.envoy.inbound import compile_inbound
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_NAMESPACE, INGRESS_WORKLOAD, IngressGateway, Pod
-from mesh.model.policy import applicable_rules
-from mesh.model.resources import Gateway, VirtualService
+from mesh.model.policy import applicable_rules, gateway_hosts, selects
 
 
 def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
@@ -49,30 +48,6 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
     )
 
 
-def host_matches(a: str, b: str) -> bool:
-    """pkg/config/host Name.Matches: equal, or either one a wildcard covering the other."""
-    if a == b or "*" in (a, b):
-        return True
-    if a.startswith("*.") and b.endswith(a[1:]):
-        return True
-    return b.startswith("*.") and a.endswith(b[1:])
-
-
-def gateway_hosts(gateway: Gateway, vs: VirtualService) -> list[str]:
-    """The VirtualService hosts a Gateway's servers serve (`ns/host`, `./host`, `*/host`)."""
-    served = []
-    for server in gateway.servers:
-        for entry in server.hosts:
-            namespace, _, name = entry.rpartition("/")
-            if (
-                namespace in ("", "*")
-                or (namespace == "." and vs.namespace == gateway.namespace)
-                or namespace == vs.namespace
-            ):
-                served.append(name)
-    return sorted({h for h in vs.hosts if any(host_matches(g, h) for g in served)})
-
-
 def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) -> ProxyConfig:
     """The ingress gateway: VirtualServices bound to a Gateway whose selector matches it."""
     labels = dict(gateway.labels)
@@ -80,7 +55,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
     # (pilot/pkg/networking/core/listener.go buildGatewayHTTPFilters → authz builder).
     builder = OutboundBuilder(view, view.certs[gateway.name])
     resources = view.resources
-    bound = [g for g in resources.gateways if all(labels.get(k) == v for k, v in g.selector)]
+    bound = [g for g in resources.gateways if selects(g.selector, labels)]
     # The Gateway servers' ports are served on the gateway's one local port.
     ports = {server.port: gateway.port for gw in bound for server in gw.servers}
     authz = rbac_filters(resources, labels, INGRESS_NAMESPACE, ports)

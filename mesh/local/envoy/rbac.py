@@ -30,6 +30,7 @@ from mesh.model.authorization import (
     contains_path_template,
 )
 from mesh.model.kinds import ROOT_NAMESPACE
+from mesh.model.policy import selects
 from mesh.model.resources import MeshResources
 
 RBAC_FILTER = "envoy.filters.http.rbac"
@@ -260,7 +261,7 @@ def policies_for(
         p
         for p in resources.authorization_policies
         if p.namespace in (namespace, ROOT_NAMESPACE)
-        and (p.selector is None or all(labels.get(k) == v for k, v in p.selector))
+        and (p.selector is None or selects(p.selector, labels))
     ]
 
 
