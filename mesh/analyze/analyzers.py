@@ -14,7 +14,7 @@ from mesh.analyze import messages as msg
 from mesh.analyze.messages import Message, message
 from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.model.policy import compose_peer_authentication, gateway_hosts, selects
-from mesh.model.resources import HTTPMatch, MeshResources, fqdn
+from mesh.model.resources import HTTPMatch, MeshResources, dangling_destinations, fqdn
 
 # pkg/config/protocol/instance.go: the protocols a port name may start with.
 PROTOCOLS = {
@@ -49,24 +49,20 @@ def references(resources: MeshResources, _docs: list[dict[str, Any]]) -> list[Me
             full = gateway if "/" in gateway else f"{vs.namespace}/{gateway}"
             if full not in gateways:
                 found.append(message(msg.REFERENCED_RESOURCE_NOT_FOUND, where, "gateway", full))
-        for rule in vs.http:
-            for dest in rule.destinations:
-                host = fqdn(dest.host, vs.namespace)
-                if resources.service(dest.host) is None:
-                    found.append(message(msg.REFERENCED_RESOURCE_NOT_FOUND, where, "host", host))
-                    continue
-                if dest.subset is None:
-                    continue
-                dr = resources.destination_rule(dest.host)
-                if dr is None or dr.subset(dest.subset) is None:
-                    found.append(
-                        message(
-                            msg.REFERENCED_RESOURCE_NOT_FOUND,
-                            where,
-                            "host+subset in destinationrule",
-                            f"{host}+{dest.subset}",
-                        )
-                    )
+    for vs, dest, what in dangling_destinations(resources):
+        where = _ref("VirtualService", vs.namespace, vs.name)
+        host = fqdn(dest.host, vs.namespace)
+        if what == "host":
+            found.append(message(msg.REFERENCED_RESOURCE_NOT_FOUND, where, "host", host))
+        else:
+            found.append(
+                message(
+                    msg.REFERENCED_RESOURCE_NOT_FOUND,
+                    where,
+                    "host+subset in destinationrule",
+                    f"{host}+{dest.subset}",
+                )
+            )
     return found
 
 

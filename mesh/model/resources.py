@@ -924,20 +924,32 @@ def _parse_gateway(name: str, spec: dict[str, Any], namespace: str, resource: st
     )
 
 
-def _check_references(resources: MeshResources) -> None:
-    """Every subset a VirtualService names must exist in the host's DestinationRule."""
+def dangling_destinations(
+    resources: MeshResources,
+) -> list[tuple[VirtualService, Destination, str]]:
+    """Destinations naming what does not exist: `host` (no Service) or `subset` (not in the
+    host's DestinationRule). The parser refuses the first; `voting analyze` reports them all."""
+    found = []
     for vs in resources.virtual_services:
         for rule in vs.http:
             for dest in rule.destinations:
                 if resources.service(dest.host) is None:
-                    raise InvalidResource(
-                        f"VirtualService {vs.name}: destination host {dest.host} has no Service"
-                    )
-                if dest.subset is None:
+                    found.append((vs, dest, "host"))
                     continue
-                rule_ = resources.destination_rule(dest.host)
-                if rule_ is None or rule_.subset(dest.subset) is None:
-                    raise InvalidResource(
-                        f"VirtualService {vs.name}: subset {dest.subset} of {dest.host} "
-                        "is not defined in a DestinationRule"
-                    )
+                rule_ = resources.destination_rule(dest.host) if dest.subset else None
+                if dest.subset and (rule_ is None or rule_.subset(dest.subset) is None):
+                    found.append((vs, dest, "subset"))
+    return found
+
+
+def _check_references(resources: MeshResources) -> None:
+    """Every host a VirtualService routes to has a Service, every subset a DestinationRule."""
+    for vs, dest, what in dangling_destinations(resources)[:1]:
+        if what == "host":
+            raise InvalidResource(
+                f"VirtualService {vs.name}: destination host {dest.host} has no Service"
+            )
+        raise InvalidResource(
+            f"VirtualService {vs.name}: subset {dest.subset} of {dest.host} "
+            "is not defined in a DestinationRule"
+        )
