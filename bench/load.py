@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,24 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
+async def schedule(
+    rate: float, total: int, one: Callable[[float], Awaitable[None]]
+) -> tuple[float, float]:
+    """Start `one(scheduled_time)` `total` times at `rate`/s, whatever answers take (an open
+    loop); return the seconds until the last answered and until the last was sent."""
+    start = time.perf_counter() + 0.05  # uvloop's loop.time() ticks in whole ms
+    tasks = []
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled)))
+    sent = time.perf_counter() - start
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - start, sent
+
+
 async def _open_loop(
     url: str,
     rate: float,
@@ -173,16 +192,7 @@ async def _open_loop(
                 return
             latencies.append((time.perf_counter() - scheduled) * 1000)
 
-        start = time.perf_counter() + 0.05  # uvloop's loop.time() ticks in whole ms
-        tasks = []
-        for i in range(total):
-            scheduled = start + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+        elapsed, _ = await schedule(rate, total, one)
     latencies.sort()
     return LoadResult(
         requests=total,

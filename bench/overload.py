@@ -72,17 +72,7 @@ async def _offer(url: str, rate: float, duration: float, timeout_s: float) -> Ov
             except (aiohttp.ClientError, TimeoutError, OSError):
                 result.failed += 1
 
-        start = time.perf_counter() + 0.05
-        tasks = []
-        for i in range(total):
-            scheduled = start + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled)))
-        sent_in = time.perf_counter() - start
-        await asyncio.gather(*tasks)
-        result.seconds = time.perf_counter() - start
+        result.seconds, sent_in = await load.schedule(rate, total, one)
         result.offered_rps = total / max(sent_in, 1e-9)
     return result
 
