@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mesh.model.describe import describe_routes
-from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
+from mesh.model.describe import service_status
 from mesh.model.resources import MeshResources, parse_resources
 from mesh.steps import Step
 
@@ -39,10 +38,6 @@ def _labels(obj: Obj) -> dict[str, str]:
 
 def _selects(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
-def short_host(host: str) -> str:
-    return host.split(".", 1)[0]
 
 
 # ---------------------------------------------------------------- workloads
@@ -83,24 +78,16 @@ def workload_entry(deployment: Obj, pods: list[Obj]) -> Obj:
 
 # ---------------------------------------------------------------- services
 def service_entry(service: Obj, pods: list[Obj], resources: MeshResources, namespace: str) -> Obj:
-    """The same rules as the local status (mesh.model.policy), on objects read leniently."""
-    name = _meta(service).get("name", "")
+    """The same row as the local status (mesh.model.describe), on objects read leniently."""
     selector = dict(_spec(service).get("selector") or {})
-    endpoints = [_labels(p) for p in pods if _selects(selector, _labels(p))]
-    modes = sorted({effective_mtls_mode(resources, e) for e in endpoints}) or [
-        effective_mtls_mode(resources, selector)
-    ]
-    rule = resources.destination_rule(name)
     ports = _spec(service).get("ports") or []
-    return {
-        "name": name,
-        "port": ports[0].get("port") if ports else None,
-        "peer_authentication": "/".join(modes),
-        "authn_policy": peer_authentication_name(resources, selector),
-        "client_tls": client_tls_mode(resources, name, None, endpoints or [selector]),
-        "destination_rule": f"{rule.name}/{rule.namespace}" if rule else "-",
-        "routes": describe_routes(resources, name),
-    }
+    entry = service_status(
+        resources,
+        _meta(service).get("name", ""),
+        selector,
+        [_labels(p) for p in pods if _selects(selector, _labels(p))],
+    )
+    return {**entry, "port": ports[0].get("port") if ports else None}
 
 
 # ---------------------------------------------------------------- the whole status

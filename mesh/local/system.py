@@ -41,8 +41,7 @@ from mesh.local.topology import (
     Pod,
     PortAllocator,
 )
-from mesh.model.describe import describe_routes
-from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
+from mesh.model.describe import service_status
 from mesh.model.resources import MeshResources, Workload, parse_resources
 from mesh.steps import Step, StepError, render_step, resolve_step
 from rollout.progress import observe as observe_rollout
@@ -552,26 +551,15 @@ class LocalMesh:
         for service in resources.services:
             if service.name not in {w.app for w in resources.mesh_workloads()}:
                 continue
-            endpoints = [p for p in pods if service.selects(p.labels)]
-            modes = sorted({effective_mtls_mode(resources, p.labels) for p in endpoints}) or [
-                effective_mtls_mode(resources, dict(service.selector))
-            ]
-            rule = resources.destination_rule(service.name)
+            endpoints = [p.labels for p in pods if service.selects(p.labels)]
             services.append(
-                {
-                    "name": service.name,
-                    "peer_authentication": "/".join(modes),
-                    "authn_policy": peer_authentication_name(resources, dict(service.selector)),
-                    "client_tls": client_tls_mode(
-                        resources,
-                        service.name,
-                        None,
-                        [p.labels for p in endpoints],
-                        self.options.auto_mtls,
-                    ),
-                    "destination_rule": f"{rule.name}/{resources.namespace}" if rule else "-",
-                    "routes": describe_routes(resources, service.name),
-                }
+                service_status(
+                    resources,
+                    service.name,
+                    dict(service.selector),
+                    endpoints,
+                    self.options.auto_mtls,
+                )
             )
         return {
             "step": {"number": self.step.number, "name": self.step.name} if self.step else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
 from mesh.model.resources import MeshResources, short_host
 
 
@@ -72,3 +73,27 @@ def describe_routes(resources: MeshResources, service: str) -> list[dict[str, An
             }
         )
     return routes
+
+
+def service_status(
+    resources: MeshResources,
+    name: str,
+    selector: dict[str, str],
+    endpoints: list[dict[str, str]],
+    auto_mtls: bool = True,
+) -> dict[str, Any]:
+    """A service's row of `voting status`, local or cluster: mTLS in force on its endpoints
+    (the selector's when it has none), the policy that decides it, the TLS clients use, its
+    DestinationRule and routes."""
+    modes = sorted({effective_mtls_mode(resources, e) for e in endpoints}) or [
+        effective_mtls_mode(resources, selector)
+    ]
+    rule = resources.destination_rule(name)
+    return {
+        "name": name,
+        "peer_authentication": "/".join(modes),
+        "authn_policy": peer_authentication_name(resources, selector),
+        "client_tls": client_tls_mode(resources, name, None, endpoints or [selector], auto_mtls),
+        "destination_rule": f"{rule.name}/{rule.namespace}" if rule else "-",
+        "routes": describe_routes(resources, name),
+    }
