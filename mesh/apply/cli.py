@@ -1,7 +1,7 @@
 """`voting apply -f FILE|DIR|-` and `voting delete -f …`: kubectl-apply on the local mesh.
 
     voting apply -f vs.yaml [-f more/ ...] [--dry-run]     create or replace by kind/namespace/name
-    voting delete -f vs.yaml [--dry-run]                   remove by kind/namespace/name
+    voting delete -f vs.yaml [--dry-run] [--ignore-not-found]   remove by kind/namespace/name
     voting apply -f vs.yaml --context aks                  server-side apply to that cluster
 
 Locally, the documents in force (`GET /documents` of `voting up`) are merged with the files,
@@ -13,7 +13,10 @@ naming the document and the field (exit status 2). Output is kubectl's, one line
     virtualservice.networking.istio.io/voting-app configured
     authorizationpolicy.security.istio.io/ingress-no-flags created (dry run)
 
-`voting step N` replaces the whole set again; `voting status` shows what is applied on top.
+Locally, deleting a document that was configured on top of the step puts the step's own
+version back (`restored`): `voting delete -f mesh/tasks/<task>` undoes a task whatever it
+replaced. `voting step N` replaces the whole set again; `voting status` shows what is
+applied on top.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="print what would change; change nothing"
         )
+        if verb == "delete":
+            parser.add_argument(
+                "--ignore-not-found",
+                action="store_true",
+                help="skip documents that are not in force instead of refusing (kubectl's flag)",
+            )
         add_cluster_arguments(parser)
         _state_dir_arg(parser)
         parser.set_defaults(
@@ -106,7 +115,18 @@ def _on_local(args: argparse.Namespace, loaded: list[Any]) -> list[Any]:
     namespace = app_namespace(current)
     documents = [item.document for item in loaded]
     if args.deleting:
-        resulting, changes = delete(current, documents, namespace)
+        rendered = in_force.get("rendered")
+        if rendered is None:  # a `voting up` older than this client: render the step here
+            from mesh.steps import render_step
+
+            rendered = render_step(str(step["number"]))
+        resulting, changes = delete(
+            current,
+            documents,
+            namespace,
+            step=rendered,
+            ignore_not_found=getattr(args, "ignore_not_found", False),
+        )
     else:
         resulting, changes = merge(current, documents, namespace)
     if all(change.action == "unchanged" for change in changes):
@@ -147,6 +167,7 @@ def _on_cluster(args: argparse.Namespace, loaded: list[Any]) -> list[Any]:
                 [item.document for item in loaded],
                 deleting=args.deleting,
                 dry_run=args.dry_run,
+                ignore_not_found=getattr(args, "ignore_not_found", False),
             )
         finally:
             await api.close()

@@ -98,6 +98,7 @@ async def apply_to_cluster(
     *,
     deleting: bool = False,
     dry_run: bool = False,
+    ignore_not_found: bool = False,
 ) -> list[Change]:
     """Apply (or delete) the documents; return one Change per document, kubectl's words."""
     from mesh.model.resources import parse_resources
@@ -107,6 +108,9 @@ async def apply_to_cluster(
         k.kind_of(obj)  # every kind has a REST mapping, before anything is read or sent
     live = [await _get(api, obj) for obj in wanted]
     base = await live_documents(api, namespace)
+    if deleting and ignore_not_found:
+        found = [(o, x) for o, x in zip(wanted, live, strict=True) if x]
+        wanted, live = [o for o, _ in found], [x for _, x in found]
     if deleting:
         missing = [
             f"{type_name(o)}/{o['metadata']['name']}"

@@ -7,6 +7,7 @@ defaulting to the application namespace (a Namespace itself has none)::
     merged, changes = merge(in_force, [d.document for d in loaded], "voting")
     # changes: [Change(key, "created" | "configured" | "unchanged"), ...]
     kept, gone = delete(in_force, [d.document for d in loaded], "voting")   # MissingDocuments
+    kept, gone = delete(in_force, docs, "voting", step=rendered_step)   # step's own back
     overlay(rendered_step, in_force, "voting")  # what was created/configured/deleted on top
 
 Nothing here talks to a mesh; errors are `DocumentError`s naming the file and the document.
@@ -55,7 +56,7 @@ class Loaded(NamedTuple):
 class Change(NamedTuple):
     key: Key
     type_name: str  # kubectl's `virtualservice.networking.istio.io`
-    action: str  # created | configured | unchanged | deleted
+    action: str  # created | configured | unchanged | deleted | restored (the step's own)
 
     def line(self, dry_run: bool = False) -> str:
         """`virtualservice.networking.istio.io/voting-app configured`, as kubectl says it."""
@@ -212,19 +213,42 @@ def merge(
 
 
 def delete(
-    current: Sequence[dict[str, Any]], targets: Sequence[dict[str, Any]], namespace: str
+    current: Sequence[dict[str, Any]],
+    targets: Sequence[dict[str, Any]],
+    namespace: str,
+    step: Sequence[dict[str, Any]] = (),
+    ignore_not_found: bool = False,
 ) -> tuple[list[dict[str, Any]], list[Change]]:
-    """Remove each target by key; if any is not there, nothing is removed."""
-    present = {key_of(d, namespace) for d in current}
+    """Remove each target by key; if any is not there, nothing is removed.
+
+    With `step` (the step in force, as rendered): a target whose document in force was
+    configured on top of the step's own gets the step's version back ("restored") instead
+    of being removed, so deleting what a task applied undoes the task, whatever it replaced.
+    A document in force as the step rendered it is removed (deleting a document of the step
+    itself). `ignore_not_found` skips targets that are not there, as kubectl's flag does.
+    """
+    present = {key_of(d, namespace): normalized(d, namespace) for d in current}
+    rendered = {key_of(d, namespace): normalized(d, namespace) for d in step}
     wanted: dict[Key, dict[str, Any]] = {}
     for doc in targets:
         wanted.setdefault(key_of(doc, namespace), doc)
     missing = [key for key in wanted if key not in present]
-    if missing:
+    if missing and not ignore_not_found:
         names = ", ".join(f"{type_name(wanted[k])}/{k.name}" for k in missing)
         raise MissingDocuments(f"not found: {names}")
-    kept = [normalized(d, namespace) for d in current if key_of(d, namespace) not in wanted]
-    return kept, [Change(k, type_name(doc), "deleted") for k, doc in wanted.items()]
+    restore = {
+        key: rendered[key]
+        for key in wanted
+        if key in present and key in rendered and present[key] != rendered[key]
+    }
+    removed = {key for key in wanted if key in present and key not in restore}
+    kept = [restore.get(key, doc) for key, doc in present.items() if key not in removed]
+    changes = [
+        Change(k, type_name(doc), "restored" if k in restore else "deleted")
+        for k, doc in wanted.items()
+        if k in present
+    ]
+    return kept, changes
 
 
 def overlay(

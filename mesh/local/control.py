@@ -6,7 +6,7 @@ Where it listens is written to `<state dir>/control.json`.
     GET  /status             what runs, the routes and mTLS modes in force, recent events
     POST /step  {"step": S}  apply a rollout step (200 with the new status, 400/409 with the reason)
     POST /apply {"step": S, "documents": [...]}  apply edited resources under step S's name
-    GET  /documents          the resources in force, as applied
+    GET  /documents          the resources in force, as applied, and the step as rendered
     PUT  /rollout {...}      a rollout's progress, shown in /status
     POST /shutdown           stop everything
 """
@@ -73,7 +73,8 @@ async def _apply(request: web.Request) -> web.Response:
 async def _documents(request: web.Request) -> web.Response:
     mesh = request.app[MESH_KEY]
     step = {"number": mesh.step.number, "name": mesh.step.name} if mesh.step else None
-    return web.json_response({"step": step, "documents": mesh.documents})
+    rendered = mesh.rendered.get(mesh.step) if mesh.step else None
+    return web.json_response({"step": step, "documents": mesh.documents, "rendered": rendered})
 
 
 async def _rollout(request: web.Request) -> web.Response:

@@ -1,0 +1,34 @@
+"""Istio's official tasks adapted to the voting app (`mesh/tasks/<task>/`): where they live
+and which rollout step they run on top of.
+
+Every task is applied with `voting apply -f mesh/tasks/<task>` on top of TASK_STEP (step 4,
+canary: voting-app 1.0 and 2.0, analytics 1.1 and 2.0 as subsets, STRICT mutual TLS and
+the step's AuthorizationPolicies), and undone with `voting delete -f` the same path. The
+schema tests (tests/mesh/test_task_schemas.py) and the e2e tests (tests/e2e/tasks/) both
+read these names, so a task folder is checked the same way it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TASKS_DIR = Path(__file__).resolve().parents[2] / "mesh" / "tasks"
+TASK_STEP = "4"  # canary: the step with the most versions and subsets to route between
+
+
+def task_path(task: str) -> Path:
+    """`mesh/tasks/<task>`: a folder, a sub-folder (`traffic-shifting/50-50`) or a file."""
+    path = TASKS_DIR / task
+    assert path.exists(), f"no task {task!r} in {TASKS_DIR}"
+    return path
+
+
+def task_files() -> list[Path]:
+    """Every YAML file of every task, sorted (the order a sequence of files is applied in)."""
+    return sorted(p for p in TASKS_DIR.rglob("*") if p.suffix in (".yaml", ".yml"))
+
+
+def task_units() -> list[Path]:
+    """What a user can pass to `voting apply -f`: each folder holding YAML, and each file."""
+    files = task_files()
+    return sorted({f.parent for f in files} | set(files))
