@@ -25,10 +25,18 @@ def task_path(task: str) -> Path:
 
 def task_files() -> list[Path]:
     """Every YAML file of every task, sorted (the order a sequence of files is applied in)."""
-    return sorted(p for p in TASKS_DIR.rglob("*") if p.suffix in (".yaml", ".yml"))
+    return sorted(
+        p
+        for p in TASKS_DIR.rglob("*")
+        if p.suffix in (".yaml", ".yml") and not p.name.startswith("kustomization.")
+    )
 
 
-def task_units() -> list[Path]:
-    """What a user can pass to `voting apply -f`: each folder holding YAML, and each file."""
-    files = task_files()
-    return sorted({f.parent for f in files} | set(files))
+def task_folders() -> list[Path]:
+    """Each folder holding YAML: what a user passes to `voting apply -f`."""
+    return sorted({f.parent for f in task_files()})
+
+
+def task_of(path: Path) -> str:
+    """The task a file or folder belongs to: the first folder under mesh/tasks."""
+    return path.relative_to(TASKS_DIR).parts[0]
