@@ -224,8 +224,9 @@ def delete(
     With `step` (the step in force, as rendered): a target whose document in force was
     configured on top of the step's own gets the step's version back ("restored") instead
     of being removed, so deleting what a task applied undoes the task, whatever it replaced.
-    A document in force as the step rendered it is removed (deleting a document of the step
-    itself). `ignore_not_found` skips targets that are not there, as kubectl's flag does.
+    Once the step's version is in force, deleting another version of it (a second stage of
+    the same task) changes nothing ("unchanged"); only the step's own document (same spec)
+    removes it. `ignore_not_found` skips targets that are not there, as kubectl's flag does.
     """
     present = {key_of(d, namespace): normalized(d, namespace) for d in current}
     rendered = {key_of(d, namespace): normalized(d, namespace) for d in step}
@@ -236,19 +237,24 @@ def delete(
     if missing and not ignore_not_found:
         names = ", ".join(f"{type_name(wanted[k])}/{k.name}" for k in missing)
         raise MissingDocuments(f"not found: {names}")
-    restore = {
-        key: rendered[key]
-        for key in wanted
-        if key in present and key in rendered and present[key] != rendered[key]
-    }
-    removed = {key for key in wanted if key in present and key not in restore}
-    kept = [restore.get(key, doc) for key, doc in present.items() if key not in removed]
-    changes = [
-        Change(k, type_name(doc), "restored" if k in restore else "deleted")
-        for k, doc in wanted.items()
-        if k in present
+    actions: dict[Key, str] = {}
+    for key, doc in wanted.items():
+        if key not in present:
+            continue
+        if key not in rendered:
+            actions[key] = "deleted"
+        elif present[key] != rendered[key]:
+            actions[key] = "restored"
+        elif doc.get("spec") == rendered[key].get("spec"):
+            actions[key] = "deleted"  # the step's own document
+        else:
+            actions[key] = "unchanged"  # another version of it, already undone
+    kept = [
+        rendered[key] if actions.get(key) == "restored" else doc
+        for key, doc in present.items()
+        if actions.get(key) != "deleted"
     ]
-    return kept, changes
+    return kept, [Change(k, type_name(wanted[k]), action) for k, action in actions.items()]
 
 
 def overlay(

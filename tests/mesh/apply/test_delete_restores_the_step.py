@@ -61,3 +61,14 @@ def test_ignore_not_found_skips_what_is_not_there_and_deletes_the_rest() -> None
     assert [c.line() for c in changes] == [
         "authorizationpolicy.security.istio.io/allow-nothing deleted"
     ]
+
+
+def test_deleting_two_stages_of_a_task_in_reverse_restores_the_step_once() -> None:
+    step = [NAMESPACE, vs("v1-1")]
+    first, _ = merge(step, [vs("v1-0")], "voting")
+    second, _ = merge(first, [vs("v2-0")], "voting")
+
+    undone, changes = delete(second, [vs("v2-0")], "voting", step=step)
+    assert undone == step and [c.action for c in changes] == ["restored"]
+    again, changes = delete(undone, [vs("v1-0")], "voting", step=step)
+    assert again == step and [c.action for c in changes] == ["unchanged"]
