@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from mesh.local.envoy import ProxyConfig
+from mesh.local.envoy.common import DRAIN_TIME
 from mesh.local.errors import ConfigRejected, MeshError
 
 KINDS = ("cds", "lds", "rds")
@@ -116,7 +117,9 @@ class EnvoyProxy:
             "--log-level",
             "warn",
             "--drain-time-s",
-            "1",
+            str(DRAIN_TIME),
+            "--drain-strategy",
+            "immediate",
             "--log-path",
             str(log_path),
         ]

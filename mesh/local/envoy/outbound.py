@@ -17,6 +17,7 @@ from mesh.local.envoy.common import (
     T_UPSTREAM_TLS,
     UNKNOWN,
     MeshView,
+    outbound_protocol_options,
     static_cluster,
     tls_certificates,
     version_tag,
@@ -24,8 +25,10 @@ from mesh.local.envoy.common import (
 from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
 from mesh.local.envoy.retries import retry_policy
 from mesh.local.topology import Pod
+from mesh.model.fields import StringMatch
 from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services, selects
-from mesh.model.resources import Destination, HTTPMatch, HTTPRoute, Service, StringMatch
+from mesh.model.virtual_service import Destination, HTTPMatch, HTTPRoute
+from mesh.model.workloads import Service
 
 
 def string_matcher(match: StringMatch) -> dict[str, Any]:
@@ -124,6 +127,7 @@ class OutboundBuilder:
             name = f"outbound_{port}_{dest.subset or '-'}_{service.name}_{version_tag(version)}"
             if name not in self.clusters:
                 cluster = static_cluster(name, [p.inbound_port for p in members])
+                cluster["typed_extension_protocol_options"] = outbound_protocol_options()
                 if tls == "ISTIO_MUTUAL":
                     cluster["transport_socket"] = self._upstream_tls(service, members, dest, port)
                 self.clusters[name] = cluster
