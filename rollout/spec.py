@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from mesh.model.resources import parse_duration
+from mesh.model.fields import parse_duration
 from observer.queries import QUERIES
 
 CANARY_SERVICES = ("voting-app", "voting-analytics", "voting-storage")

@@ -12,9 +12,11 @@ from typing import Any
 
 from mesh.analyze import messages as msg
 from mesh.analyze.messages import Message, message
+from mesh.model.fields import fqdn
 from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.model.policy import compose_peer_authentication, gateway_hosts, selects
-from mesh.model.resources import HTTPMatch, MeshResources, dangling_destinations, fqdn
+from mesh.model.resources import MeshResources, dangling_destinations
+from mesh.model.virtual_service import HTTPMatch
 
 # pkg/config/protocol/instance.go: the protocols a port name may start with.
 PROTOCOLS = {

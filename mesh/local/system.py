@@ -42,7 +42,8 @@ from mesh.local.topology import (
     PortAllocator,
 )
 from mesh.model.describe import service_status
-from mesh.model.resources import MeshResources, Workload, parse_resources
+from mesh.model.resources import MeshResources, parse_resources
+from mesh.model.workloads import Workload
 from mesh.steps import Step, StepError, render_step, resolve_step
 from rollout.progress import observe as observe_rollout
 

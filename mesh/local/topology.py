@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from mesh.model.resources import Workload
+from mesh.model.workloads import Workload
 
 INGRESS_WORKLOAD = "istio-ingressgateway"
 INGRESS_NAMESPACE = "istio-system"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesh.model.errors import InvalidResource, UnsupportedField
+from mesh.model.fields import check_fields
 from mesh.model.kinds import DOCS
 
 LEAF: None = None
@@ -72,7 +73,7 @@ SCHEMA: dict[str, Any] = {
         ],
     }
 }
-"""The strict schema (mesh.model.resources.check_fields): every field of the proto is known
+"""The strict schema (mesh.model.fields.check_fields): every field of the proto is known
 here; the ones the local mesh cannot honour are refused by `parse_authorization_policy` with
 the reason, a misspelt one by check_fields."""
 
@@ -517,8 +518,6 @@ def parse_authorization_policy(
 ) -> AuthorizationPolicy:
     """One AuthorizationPolicy document, validated as Istio does and refused where the local
     mesh cannot honour it. Errors name `AuthorizationPolicy name.namespace` and the field."""
-    from mesh.model.resources import check_fields  # resources imports this module
-
     resource = f"AuthorizationPolicy {name}.{namespace}"
     check_fields({"spec": spec}, SCHEMA, resource, "")
     check = _Checker(resource)

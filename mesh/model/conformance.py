@@ -19,6 +19,7 @@ import typing
 from typing import Any
 
 from mesh.model import authorization
+from mesh.model.fields import LEAF
 from mesh.model.kinds import (
     GATEWAY_API_DOCS,
     IMPLEMENTED,
@@ -27,7 +28,7 @@ from mesh.model.kinds import (
     KUBERNETES_RUN,
     NOT_IMPLEMENTED,
 )
-from mesh.model.resources import LEAF, SCHEMAS
+from mesh.model.resources import SCHEMAS
 
 MODELS = {
     "VirtualService": "cloudcoil.models.istio.networking.v1",

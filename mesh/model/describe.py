@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesh.model.fields import short_host
 from mesh.model.policy import client_tls_mode, effective_mtls_mode, peer_authentication_name
-from mesh.model.resources import MeshResources, short_host
+from mesh.model.resources import MeshResources
 
 
 def describe_routes(resources: MeshResources, service: str) -> list[dict[str, Any]]:

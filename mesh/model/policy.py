@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mesh.model.gateway import Gateway
 from mesh.model.kinds import ROOT_NAMESPACE
-from mesh.model.resources import (
-    Gateway,
-    HTTPMatch,
-    HTTPRoute,
-    MeshResources,
-    Service,
-    VirtualService,
-)
+from mesh.model.resources import MeshResources
+from mesh.model.virtual_service import HTTPMatch, HTTPRoute, VirtualService
+from mesh.model.workloads import Service
 
 
 def selects(selector: tuple[tuple[str, str], ...], labels: dict[str, str]) -> bool:

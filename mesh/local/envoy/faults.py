@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.local.envoy.common import T_CLUSTER, T_FAULT, T_LISTENER, hcm
-from mesh.model.resources import HTTPRoute
+from mesh.model.virtual_service import HTTPRoute
 
 
 def fault_config(route: HTTPRoute) -> dict[str, Any] | None:

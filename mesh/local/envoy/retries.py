@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.local.envoy.common import LOCAL_REPLY_HEADER, T_PREVIOUS_HOSTS
-from mesh.model.resources import HTTPRoute
+from mesh.model.virtual_service import HTTPRoute
 
 ISTIO_DEFAULT_RETRY_ON = (
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
