@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from mesh.proxyconfig.dump import fetch_json
 from tests.e2e.local_system import LocalSystem
 from tests.support.tasks import TASK_STEP, task_path
 from tests.support.waiting import wait_until
@@ -155,3 +158,36 @@ def wait_for(system: LocalSystem, condition: object, what: str, **kwargs: object
         what,
         interval=0.1,
     )
+
+
+def _walk(node: object) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def envoy_routes(system: LocalSystem, proxy: str = "ingress") -> dict[str, dict[str, Any]]:
+    """The routes one Envoy holds, by route name, read with `voting proxy-config -o json`."""
+    done = system.cli("proxy-config", proxy, "routes", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    return {
+        str(node["name"]): node
+        for node in _walk(json.loads(done.stdout))
+        if "match" in node and "route" in node and "name" in node
+    }
+
+
+def envoy_counters(system: LocalSystem, contains: str, proxy: str = "ingress") -> dict[str, int]:
+    """The counters of one Envoy's admin `/stats` whose names contain `contains`."""
+    status = system.status()
+    if proxy == "ingress":
+        port = status["ingress_admin_port"]
+    else:
+        pods = [pod for w in status["workloads"] for pod in w["pods"]]
+        port = next(pod["admin_port"] for pod in pods if pod["name"].startswith(proxy))
+    stats = fetch_json(int(port), "/stats?format=json")["stats"]
+    return {s["name"]: int(s["value"]) for s in stats if "value" in s and contains in s["name"]}
