@@ -437,14 +437,29 @@ def _drop_databases(names: list[str]) -> None:
 
 # ---------------------------------------------------------------------- 3 + 4. local system, observer
 def local_system(ctx: Context) -> None:
+    """Time to ready and memory at steps 1 and 4; a full run also measures the previous
+    design (one exec'd interpreter per function) in the same run, for the ratio."""
+    designs = ["forked"] if ctx.report.quick else ["forked", "exec"]
+    for design in designs:
+        _local_system_with(ctx, design, with_observer=design == "forked")
+
+
+_DESIGN_NOTE = {
+    "forked": "functions forked from one pre-imported host",
+    "exec": "previous design: one exec'd interpreter per function",
+}
+
+
+def _local_system_with(ctx: Context, design: str, with_observer: bool) -> None:
     report = ctx.report
     case = "3 local system"
+    label = "" if design == "forked" else f" [{design}]"
     redis_port = ctx.ports.take()
     ctx.children.redis(redis_port)
     telemetry = shutil.which("prometheus") is not None
-    up = LocalUp(ctx.children, ctx.workdir / "up-state", ctx.ports.take())
+    up = LocalUp(ctx.children, ctx.workdir / f"up-state-{design}", ctx.ports.take())
     database = f"voting_bench_{uuid.uuid4().hex[:8]}"
-    ctx.log("local system: voting up")
+    ctx.log(f"local system: voting up --function-processes {design}")
     try:
         up.start(
             step="deploy",
@@ -452,26 +467,28 @@ def local_system(ctx: Context) -> None:
             database=database,
             telemetry=telemetry,
             ports=ctx.ports,
+            function_processes=design,
         )
         note = "with Prometheus" if telemetry else "Prometheus not installed: without telemetry"
         report.add(
             Row(
                 case,
-                "voting up: time to ready (step 1)",
+                f"voting up: time to ready (step 1){label}",
                 up.ready_seconds,
                 "s",
                 "<= 10 s",
                 at_most(up.ready_seconds, 10),
-                note=note,
+                note=f"{note}; {_DESIGN_NOTE[design]}",
             )
         )
-        time.sleep(2)
-        _memory_rows(report, case, up, "step 1")
-        observer(ctx, up)
+        up.wait_settled()
+        _memory_rows(report, case, up, f"step 1{label}")
+        if with_observer:
+            observer(ctx, up)
         ctx.log("local system: step 4 (canary), the step with the most processes")
         up.step("canary")
-        time.sleep(2)
-        _memory_rows(report, case, up, "step 4 (most pods)")
+        up.wait_settled()
+        _memory_rows(report, case, up, f"step 4 (most pods){label}")
     finally:
         up.stop()
         _drop_databases([database])

@@ -248,10 +248,12 @@ class LocalUp:
         database: str,
         telemetry: bool,
         ports: Ports,
+        function_processes: str = "forked",
         retry: int = 1,
     ) -> None:
         base = ports.take(60)
         argv = [sys.executable, "-m", "voting", "up", "--no-ui", "--step", step]
+        argv += ["--function-processes", function_processes]
         argv += ["--state-dir", str(self.state_dir), "--port", str(self.port)]
         argv += ["--control-port", str(base), "--prometheus-port", str(base + 1)]
         argv += ["--base-port", str(base + 2), "--redis-url", redis_url]
@@ -275,6 +277,7 @@ class LocalUp:
                 database=database,
                 telemetry=telemetry,
                 ports=ports,
+                function_processes=function_processes,
                 retry=retry - 1,
             )
             return
@@ -295,6 +298,18 @@ class LocalUp:
         from mesh.local.control import ControlClient
 
         return asyncio.run(ControlClient(self.state_dir).step(step))
+
+    def wait_settled(self, quiet: float = 2.0, timeout: float = 30.0) -> None:
+        """Until the set of processes has not changed for `quiet` s: a step change drains
+        and stops the old pods only after the new ones are ready, and memory is measured
+        on the step, not on the hand-over."""
+        deadline = time.monotonic() + timeout
+        last, since = self.pids(), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < quiet:
+            time.sleep(0.2)
+            now = self.pids()
+            if now != last:
+                last, since = now, time.monotonic()
 
     def process_names(self) -> list[str]:
         try:

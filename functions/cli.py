@@ -36,6 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def main(argv: list[str]) -> int:
+    """`voting function ...` on its own, without building every other area's subcommand:
+    the local mesh's forked functions start here (mesh/local/function_host.py)."""
+    parser = argparse.ArgumentParser(prog="voting")
+    register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return run(args)
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the function from the environment and serve it; returns the exit code."""
     from functions.runtime.errors import ConfigError

@@ -55,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--prometheus-bin", default=None, help="the prometheus binary (default: on PATH)"
     )
     up.add_argument("--no-telemetry", action="store_true", help="do not start Prometheus")
+    up.add_argument(
+        "--function-processes",
+        choices=("forked", "exec"),
+        default="forked",
+        help="fork functions from one pre-imported host, sharing its memory (default), or "
+        "exec one Python interpreter per function",
+    )
     up.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     up.add_argument("--mysql-host", default="127.0.0.1")
     up.add_argument("--mysql-port", type=int, default=3306)
@@ -218,6 +225,7 @@ async def _run_up(args: argparse.Namespace) -> int:
         prometheus_port=args.prometheus_port,
         prometheus_bin=args.prometheus_bin,
         telemetry=not args.no_telemetry,
+        function_processes=args.function_processes,
         mysql=MySQLTarget(
             args.mysql_host,
             args.mysql_port,

@@ -17,6 +17,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from mesh.local.function_host import ForkedProcess, fork_command, host_pids
+
 log = logging.getLogger("voting.mesh")
 
 _PR_SET_PDEATHSIG = 1
@@ -73,14 +75,17 @@ class ManagedProcess:
         log_path: Path,
         registry: PidRegistry,
         on_event: Callable[[str], None] | None = None,
+        forked: bool = False,
     ) -> None:
         self.name = name
+        self.forked = forked  # a `voting` command forked from the function host, not exec'd
         self.argv = argv
         self.env = env
         self.log_path = log_path
         self.registry = registry
         self.on_event = on_event or (lambda message: None)
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: asyncio.subprocess.Process | ForkedProcess | None = None
+        self.host_pids: list[int] = []  # the fork server and its helper, once forked
         self.restarts = 0
         self._wanted = False
         self._watcher: asyncio.Task[None] | None = None
@@ -95,6 +100,13 @@ class ManagedProcess:
         self._watcher = asyncio.create_task(self._watch(), name=f"watch {self.name}")
 
     async def _spawn(self) -> None:
+        if self.forked:
+            self.process = await fork_command(self.argv, self.env, self.log_path)
+            self.registry.set(self.name, self.process.pid)
+            self.host_pids = host_pids(self.process.pid)
+            for number, pid in enumerate(self.host_pids):
+                self.registry.set(f"function-host/{number}", pid)
+            return
         with open(self.log_path, "ab") as log_file:
             self.process = await asyncio.create_subprocess_exec(
                 *self.argv,

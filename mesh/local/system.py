@@ -74,6 +74,7 @@ class Options:
     prometheus_port: int = 9090
     prometheus_bin: str | None = None
     telemetry: bool = True
+    function_processes: str = "forked"  # or "exec": one Python interpreter per function
     mysql: backends_mod.MySQLTarget = field(
         default_factory=lambda: backends_mod.MySQLTarget("127.0.0.1", 3306, "root", "", "azurevote")
     )
@@ -438,6 +439,7 @@ class LocalMesh:
             log_path=logs / f"{pod.name}.log",
             registry=self.registry,
             on_event=self.event,
+            forked=self.options.function_processes == "forked",
         )
         runtime = PodRuntime(pod, function, envoy, proxy)
         await envoy.start()
@@ -591,7 +593,13 @@ class LocalMesh:
 
     def pss_bytes(self) -> int:
         """Memory of the whole system, shared pages counted once (this supervisor included)."""
-        return pss_of(os.getpid()) + sum(p.pss_bytes() for p in self._processes())
+        processes = self._processes()
+        hosts = {pid for p in processes if p.running for pid in p.host_pids}
+        return (
+            pss_of(os.getpid())
+            + sum(p.pss_bytes() for p in processes)
+            + sum(pss_of(pid) for pid in hosts)
+        )
 
     def rss_bytes(self) -> int:
         """Sum of every process's RSS: counts shared pages (the Envoy binary) once per process."""

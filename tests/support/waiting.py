@@ -7,9 +7,14 @@ above the usual time, so a slow machine only makes a test slower, never wrong.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def wait_until(
@@ -21,6 +26,25 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g}s: {what}")
         time.sleep(interval)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None] | T | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+) -> T:
+    """Await `probe` (sync or async) until it gives a truthy value, and return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        await asyncio.sleep(interval)
 
 
 def binomial_tolerance(p: float, n: int, margin: float, sds: float = 4.0) -> float:
