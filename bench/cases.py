@@ -60,8 +60,9 @@ class Durations:
     @classmethod
     def for_run(cls, quick: bool) -> Durations:
         if quick:
+            # a smoke run (CI): every case and row, each load for the shortest wrk allows
             return cls(
-                warmup=1, saturate=2, rate=2, small=10**3, large=10**5, samples=300, observe=8
+                warmup=1, saturate=1, rate=1, small=10**3, large=10**5, samples=300, observe=5
             )
         return cls(
             warmup=5, saturate=10, rate=10, small=10**3, large=10**6, samples=2000, observe=60

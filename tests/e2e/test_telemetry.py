@@ -76,7 +76,7 @@ def test_no_traffic_reads_as_no_data_not_zero(system: LocalSystem) -> None:
 def test_canary_share_follows_the_cookie_users_on_every_service(system: LocalSystem) -> None:
     system.step("canary")
     time.sleep(GAP_S)
-    seen = traffic(system, 40, rate=20, cookie_share=0.25)
+    seen = traffic(system, 24, rate=20, cookie_share=0.25)
     sent = seen.result
     assert sent.statuses[200] >= 0.99 * sent.sent, sent.summary()
     shares = query(
