@@ -9,10 +9,10 @@ from prometheus_client import Counter
 
 from functions.runtime.app import READINESS_CHECKS, create_function_app
 from functions.runtime.middleware import METRICS
+from functions.storage.backends import open_store
 from functions.storage.keys import RECORDED, SETTINGS, STORE
 from functions.storage.routes import routes
 from functions.storage.settings import StorageSettings
-from functions.storage.store import open_store
 
 
 def create_app(settings: StorageSettings) -> web.Application:

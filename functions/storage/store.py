@@ -2,8 +2,8 @@
 
 A `VoteStore` counts each event id at most once, atomically, and reads counts in O(1)
 (one counter per option, never a row per vote). Every failure to reach the database
-within the deadline surfaces as `BackendUnavailable`; only `open_store` knows which
-backends exist, and it imports the chosen driver lazily to keep start-up fast.
+within the deadline surfaces as `BackendUnavailable`. Which backends exist is known only
+to `functions/storage/backends.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from functions.storage.events import VoteCommand
-from functions.storage.settings import StorageSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +42,3 @@ class VoteStore(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
-
-
-async def open_store(settings: StorageSettings) -> VoteStore:
-    """The store for `settings.store`; does not fail if the backend is down right now."""
-    if settings.store == "redis":
-        from functions.storage.redis_store import RedisStore
-
-        return RedisStore(settings)
-    from functions.storage.mysql_store import MySQLStore
-
-    store = MySQLStore(settings)
-    await store.start()
-    return store

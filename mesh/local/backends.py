@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mesh.local.errors import BackendUnavailable
-from mesh.local.process import ManagedProcess, PidRegistry, _die_with_parent
+from mesh.local.lifetime import die_with_parent
+from mesh.local.process import ManagedProcess, PidRegistry
 from mesh.local.topology import PortAllocator
 
 
@@ -134,7 +135,7 @@ class Backends:
                 "--auth-root-authentication-method=normal",
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # killed with `voting up`, like every child
+                preexec_fn=die_with_parent,  # killed with `voting up`, like every child
             )
             if await proc.wait() != 0:
                 raise BackendUnavailable("mariadb-install-db failed for the private MariaDB")

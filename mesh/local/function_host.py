@@ -22,6 +22,8 @@ import sys
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from mesh.local.lifetime import die_with_parent
+
 PRELOAD = "functions.runtime.preload"
 VOTING = [sys.executable, "-m", "voting"]
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -125,9 +127,7 @@ def _is_resource_tracker(entry: Path) -> bool:
 
 def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
     """In the child: the pod's own environment, its log as stdout/stderr, then the command."""
-    from mesh.local.process import _die_with_parent
-
-    _die_with_parent()
+    die_with_parent()
     # Every child is handed the write end of the host's "alive" pipe, which keeps the host
     # running while any child lives; the children, in turn, die only with the host. Closed
     # here, the host exits when the supervisor does (even on SIGKILL), and then its children.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -18,16 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mesh.local.function_host import ForkedProcess, fork_command, host_pids
+from mesh.local.lifetime import die_with_parent
 
 log = logging.getLogger("voting.mesh")
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    os.setpgrp()  # own process group: Ctrl-C in the terminal reaches only the supervisor
 
 
 class PidRegistry:
@@ -114,7 +106,7 @@ class ManagedProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self.registry.set(self.name, self.process.pid)
 

@@ -11,9 +11,9 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from functions.storage.app import create_app
+from functions.storage.backends import open_store
 from functions.storage.events import VOTE_CAST, VOTES_RESET, VoteCast, VotesReset, decode, encode
 from functions.storage.settings import StorageSettings
-from functions.storage.store import open_store
 from tests.functions.conftest import SHARED_MYSQL, PrivateServer
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
