@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.router import Route, Router
+from mesh.router.base import Route, Router
 from observer.errors import PrometheusError
 from observer.queries import PrometheusClient
 from rollout.gates import FAIL, INCONCLUSIVE, GateResult, evaluate

@@ -37,7 +37,7 @@ async def run_rollout(
 
     `resume` goes on with a lost rollout (see `resume_rollout`); `cancel_reason` is the
     reason reported when the run is cancelled (it rolls back first)."""
-    from mesh.router import router_for
+    from mesh.router.factory import router_for
     from observer.queries import PrometheusClient
 
     router = router_for(context, namespace=namespace, state_dir=state_dir)
@@ -103,7 +103,7 @@ async def rollback_rollout(
     if context is not None:
         raise RuntimeError(CLUSTER_PROGRESS.format(verb="roll back"))
     from mesh.local.control import ControlClient
-    from mesh.router import router_for
+    from mesh.router.factory import router_for
 
     control = ControlClient(state_dir)
     progress = (await control.status()).get("rollout")

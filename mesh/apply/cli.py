@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from mesh.apply.documents import DocumentError, load_sources
     from mesh.errors import MeshError
     from mesh.local.errors import NotRunning
-    from mesh.router import RouterError
+    from mesh.router.base import RouterError
 
     verb = "delete" if args.deleting else "apply"
     try:

@@ -22,7 +22,7 @@ from mesh.apply.documents import Change, Key, MissingDocuments, delete, merge, t
 from mesh.cluster import kinds as k
 from mesh.cluster.api import KubeApi
 from mesh.cluster.errors import NotServed
-from mesh.cluster.router import RENDERED_NAMESPACE, _rename_principals
+from mesh.router.kubernetes import RENDERED_NAMESPACE, _rename_principals
 
 _SKIPPED = (k.NAMESPACE, k.POD)
 

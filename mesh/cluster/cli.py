@@ -183,7 +183,8 @@ def _fail(message: str) -> int:
 
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]]) -> int:
-    from mesh.router import RouterError, router_for
+    from mesh.router.base import RouterError
+    from mesh.router.factory import router_for
 
     async def main() -> int:
         router = router_for(

@@ -21,7 +21,7 @@ into these, in one place.
 
 from __future__ import annotations
 
-from mesh.router import RouterError
+from mesh.router.base import RouterError
 
 
 class ClusterError(RouterError):

@@ -1,6 +1,6 @@
 """A Kubernetes cluster with Istio as a source: the mesh's Kubernetes router, plus Prometheus.
 
-The reading and the stepping are the mesh's own (`mesh.cluster.router.KubernetesRouter`, on
+The reading and the stepping are the mesh's own (`mesh.router.kubernetes.KubernetesRouter`, on
 kubernetes-asyncio): its ``status()`` lists Deployments, Pods, Services, VirtualServices,
 DestinationRules and PeerAuthentications and returns the same shape as the local control
 API, so both sources share ``state_from_status`` and the dashboard cannot tell them apart;
@@ -20,8 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from mesh.cluster.router import KubernetesRouter
-from mesh.router import RouterError
+from mesh.router.base import RouterError
+from mesh.router.kubernetes import KubernetesRouter
 from observer.errors import SourceUnavailable, StepNotApplied
 from observer.metrics import MetricsReader
 from observer.model import Event, MeshState, Metrics, Votes

@@ -9,7 +9,7 @@ from observer.sources.base import ObserverSource
 
 async def make_source(args: argparse.Namespace) -> ObserverSource:
     """`--source local` (default) reads `voting up`; `--source cluster` (or naming a
-    `--context`/`--kubeconfig`) a Kubernetes namespace, as `mesh.router.router_for` decides."""
+    `--context`/`--kubeconfig`) a Kubernetes namespace, as `mesh.router.factory.router_for` decides."""
     if args.source == "cluster" or args.context or args.kubeconfig:
         from observer.sources.cluster import ClusterSource
 

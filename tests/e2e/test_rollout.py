@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mesh.router import router_for
+from mesh.router.factory import router_for
 from mesh.steps import render_step
 from observer.queries import PrometheusClient
 from observer.traffic import TrafficPlan, TrafficResult, TrafficRunner

@@ -16,7 +16,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from mesh.cluster.api import KubeApi
-from mesh.cluster.router import KubernetesRouter
+from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import Step, render_step, resolve_step
 from observer.app import ObserverApp
 from observer.errors import SourceUnavailable, StepNotApplied
@@ -39,7 +39,7 @@ def rendered(step: str | int | Step) -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def _cached_render(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mesh.cluster.router.render_step", rendered)
+    monkeypatch.setattr("mesh.router.kubernetes.render_step", rendered)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mesh.router import Route
+from mesh.router.base import Route
 from rollout import controller as controller_mod
 from rollout.controller import ABORTED, PROMOTED, Rollout
 from rollout.gates import PASS, GateResult

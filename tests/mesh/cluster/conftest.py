@@ -12,7 +12,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from mesh.cluster.api import KubeApi
-from mesh.cluster.router import KubernetesRouter
+from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import STEPS, Step, render_step, resolve_step
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi, kubeconfig_for
 
@@ -29,7 +29,7 @@ def rendered(step: str | int | Step) -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def cached_render(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mesh.cluster.router.render_step", rendered)
+    monkeypatch.setattr("mesh.router.kubernetes.render_step", rendered)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mesh.cluster.router import KubernetesRouter
+from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import STEPS
 from tests.mesh.cluster.conftest import rendered
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi, Recorded
@@ -308,14 +308,14 @@ async def test_waiting_shows_progress_until_every_deployment_is_ready_fake_kuber
 def test_a_deployment_is_ready_when_its_generation_is_observed_and_all_replicas_ready(
     status: dict[str, int], ready: bool, where: str
 ) -> None:
-    from mesh.cluster.router import deployment_progress
+    from mesh.router.kubernetes import deployment_progress
 
     deployment = {"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": status}
     assert deployment_progress(deployment, 2) == (ready, where)
 
 
 def test_images_are_replaced_by_name_whatever_their_tag() -> None:
-    from mesh.cluster.router import image_name, prepare
+    from mesh.router.kubernetes import image_name, prepare
 
     objects = prepare(
         rendered("canary"),
@@ -346,7 +346,7 @@ def test_images_are_replaced_by_name_whatever_their_tag() -> None:
 
 
 def test_another_namespace_moves_every_object_and_the_policy_principals() -> None:
-    from mesh.cluster.router import prepare
+    from mesh.router.kubernetes import prepare
 
     objects = prepare(rendered("lock-down"), "voting-demo", STEPS[2])
 

@@ -20,8 +20,9 @@ from mesh.cluster.errors import (
     RolloutFailed,
     Unreachable,
 )
-from mesh.cluster.router import KubernetesRouter
-from mesh.router import RouterError, router_for
+from mesh.router.base import RouterError
+from mesh.router.factory import router_for
+from mesh.router.kubernetes import KubernetesRouter
 from tests.mesh.cluster.fake_kubernetes_api import (
     NOT_SERVED_BODY,
     FakeKubernetesApi,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.cluster.router import KubernetesRouter
+from mesh.router.kubernetes import KubernetesRouter
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
 
 PART_OF = "app.kubernetes.io/part-of"

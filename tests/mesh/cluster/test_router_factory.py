@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mesh.cluster.router import KubernetesRouter
-from mesh.router import LocalRouter, Route, Router, RouterError, router_for
+from mesh.router.base import Route, Router, RouterError
+from mesh.router.factory import router_for
+from mesh.router.kubernetes import KubernetesRouter
+from mesh.router.local import LocalRouter
 from tests.mesh.cluster.conftest import rendered
 from tests.mesh.cluster.fake_kubernetes_api import free_port
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mesh.cluster.errors import NotFound
-from mesh.cluster.router import KubernetesRouter
-from mesh.router import Route, RouterError
+from mesh.router.base import Route, RouterError
+from mesh.router.kubernetes import KubernetesRouter
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
 
 VS_PATH = "/apis/networking.istio.io/v1/namespaces/voting/virtualservices/voting-app"

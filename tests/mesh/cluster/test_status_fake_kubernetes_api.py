@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.cluster.router import KubernetesRouter
 from mesh.cluster.status import NO_PROBE_NOTE, tls_rows, workload_entry
 from mesh.model.policy import effective_mtls_mode, peer_authentication_name
 from mesh.model.resources import parse_resources
+from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import STEPS
 from tests.mesh.cluster.conftest import rendered
 from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi

@@ -1,4 +1,4 @@
-"""The Kubernetes implementation of `mesh.router.Router`: a rollout step through the API server.
+"""The Kubernetes implementation of `mesh.router.base.Router`: a rollout step through the API server.
 
 `apply_step` renders the step (`mesh.steps.render_step`) and then, in this order:
 
@@ -33,7 +33,8 @@ from mesh.cluster.api import KubeApi, not_served
 from mesh.cluster.errors import Forbidden, NotFound, NotServed, RolloutFailed
 from mesh.cluster.status import cluster_status
 from mesh.model.kinds import ROOT_NAMESPACE
-from mesh.router import Progress, Route, RouterError, default_route, with_default_route
+from mesh.router.base import Progress, Route, RouterError
+from mesh.router.routes import default_route, with_default_route
 from mesh.steps import Step, StepError, render_step, resolve_step
 
 RENDERED_NAMESPACE = "voting"

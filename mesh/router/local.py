@@ -1,0 +1,81 @@
+"""The local implementation of `Router`: a thin adapter over a running `voting up`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mesh.router.base import Progress, Route, RouterError
+from mesh.router.routes import default_route, find_virtual_service, with_default_route
+from mesh.steps import Step, StepError, resolve_step
+
+
+class LocalRouter:
+    """A thin adapter over `mesh.local.control.ControlClient` (a running `voting up`).
+
+    `set_routes` re-applies the resources in force (as the running system reports them) with
+    one VirtualService edited, so edits made by others, such as an injected fault, are kept.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        from mesh.local.control import ControlClient
+
+        self.client = ControlClient(state_dir)
+        self.target = f"local system (state in {state_dir})"
+        self._in_force: tuple[Step, list[dict[str, Any]]] | None = None
+
+    async def apply_step(
+        self, step: str | int | Step, on_progress: Progress | None = None
+    ) -> dict[str, Any]:
+        target = self._resolve(step)
+        if on_progress:
+            on_progress(f"applying step {target.number} ({target.name}) to the {self.target}")
+        status = await self._call(self.client.step(str(target.number)))
+        self._in_force = None
+        return status
+
+    async def status(self) -> dict[str, Any]:
+        return await self._call(self.client.status())
+
+    async def get_routes(self, service: str) -> list[Route]:
+        _, documents = await self._documents()
+        return default_route(find_virtual_service(documents, service))
+
+    async def set_routes(self, service: str, routes: Sequence[Route]) -> None:
+        step, documents = await self._documents()
+        index = documents.index(find_virtual_service(documents, service))
+        edited = with_default_route(documents[index], service, routes)
+        if edited == documents[index]:
+            return
+        updated = [*documents[:index], edited, *documents[index + 1 :]]
+        await self._call(self.client.apply(str(step.number), updated))
+        self._in_force = None
+
+    async def close(self) -> None:
+        return None
+
+    async def _documents(self) -> tuple[Step, list[dict[str, Any]]]:
+        """The step and the resources in force, as the running system applied them."""
+        if self._in_force is None:
+            in_force = await self._call(self.client.documents())
+            if not in_force.get("step"):
+                raise RouterError(f"{self.target}: no step in force yet")
+            self._in_force = (self._resolve(in_force["step"]["number"]), in_force["documents"])
+        return self._in_force
+
+    @staticmethod
+    def _resolve(step: str | int | Step) -> Step:
+        try:
+            return resolve_step(step)
+        except StepError as exc:
+            raise RouterError(str(exc)) from exc
+
+    @staticmethod
+    async def _call(call: Any) -> Any:
+        from mesh.local.errors import MeshError
+
+        try:
+            return await call
+        except MeshError as exc:
+            raise RouterError(str(exc)) from exc
