@@ -167,7 +167,7 @@ def run_tls_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- plumbing
 def format_status(status: dict[str, Any]) -> str:
     """The local `voting status` table, headed by where it was read."""
-    from mesh.local.cli import format_status as table
+    from mesh.router.status_table import format_status as table
 
     target = status.get("target") or {}
     shown = dict(status)

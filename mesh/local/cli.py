@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh.local.errors import MeshError, NotRunning
+from mesh.router.status_table import format_status
 
 
 def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -415,33 +416,3 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
         return _fail(f"no service named {args.service}")
     print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
     return 0 if all(r["status"] == "OK" for r in rows) else 3
-
-
-def format_status(status: dict[str, Any]) -> str:
-    step = status.get("step") or {}
-    lines = [f"step {step.get('number')} ({step.get('name')})   ingress {status.get('ingress')}"]
-    from mesh.apply.documents import format_overlay
-
-    applied = format_overlay(status.get("step"), status.get("applied") or [])
-    lines += [applied, ""] if applied else [""]
-    lines.append(f"{'WORKLOAD':<24}{'VERSION':<9}{'READY':<8}RESTARTS")
-    for w in status["workloads"]:
-        lines.append(
-            f"{w['name']:<24}{w['version']:<9}{w['ready']}/{w['desired']:<6}{w['restarts']}"
-        )
-    lines.append("")
-    lines.append(f"{'SERVICE':<18}{'MTLS (SERVER)':<15}{'CLIENT TLS':<14}ROUTES")
-    for s in status["services"]:
-        routes = "; ".join(
-            f"{r['match']} -> {r['subset'] or 'all pods'}"
-            + (f" ({r['weight']}%)" if r["weight"] != 100 else "")
-            + (f" [abort {r['fault']['abort_percent']:g}%]" if r.get("fault") else "")
-            for r in s["routes"]
-        )
-        lines.append(f"{s['name']:<18}{s['peer_authentication']:<15}{s['client_tls']:<14}{routes}")
-    from rollout.progress import describe
-
-    rollout = describe(status.get("rollout"))
-    if rollout:
-        lines += ["", rollout]
-    return "\n".join(lines)

@@ -39,7 +39,7 @@ ROUTE_KEYS = {"virtual_service", "match", "subset", "version", "weight", "fault"
 async def test_status_has_the_shape_of_the_local_status_fake_kubernetes_api(
     router: KubernetesRouter,
 ) -> None:
-    from mesh.local.cli import format_status
+    from mesh.router.status_table import format_status
 
     status = await router.apply_step("canary")
 
