@@ -37,12 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`voting function ...` on its own, without building every other area's subcommand:
-    the local mesh's forked functions start here (mesh/local/function_host.py)."""
+    """`voting function NAME ...` given `NAME ...`, without building every other area's
+    subcommand: the local mesh's forked functions start here (mesh/local/function_host.py)."""
     parser = argparse.ArgumentParser(prog="voting")
     register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return run(args)
+    return run(parser.parse_args(["function", *argv]))
 
 
 def run(args: argparse.Namespace) -> int:

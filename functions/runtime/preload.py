@@ -37,7 +37,6 @@ MODULES = (
     "redis.asyncio",
     "uvloop",
     "yarl",
-    "voting.cli",
     "functions.cli",
     "functions.runtime.app",
     "functions.vote.app",
@@ -46,7 +45,7 @@ MODULES = (
     "functions.storage.redis_store",
 )
 OPTIONAL = ("asyncmy", "functions.storage.mysql_store")  # storage 2.0's driver
-OWN_CODE = ("functions", "voting")
+OWN_CODE = ("functions",)
 IMPORTED_AT = time.time()
 
 for _name in MODULES:

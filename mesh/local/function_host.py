@@ -26,6 +26,7 @@ from mesh.local.lifetime import die_with_parent
 
 PRELOAD = "functions.runtime.preload"
 VOTING = [sys.executable, "-m", "voting"]
+FUNCTION = [*VOTING, "function"]  # the one command forked: `voting function NAME ...`
 _CONTEXT = multiprocessing.get_context("forkserver")
 
 
@@ -82,13 +83,13 @@ class ForkedProcess:
 
 
 async def fork_command(argv: list[str], env: dict[str, str], log_path: Path) -> ForkedProcess:
-    """Run `python -m voting ARGS` as a child of the host; `argv` must start like that."""
-    if argv[: len(VOTING)] != VOTING:
-        raise ValueError(f"only `voting` commands can be forked, not {argv[0]!r}")
+    """Run `python -m voting function ...` as a child of the host, instead of exec'ing it."""
+    if argv[: len(FUNCTION)] != FUNCTION:
+        raise ValueError(f"only `voting function` commands can be forked, not {argv!r}")
     _CONTEXT.set_forkserver_preload([PRELOAD])
     process = _CONTEXT.Process(
         target=_run,
-        args=(argv[len(VOTING) :], env, str(log_path)),
+        args=(argv[len(FUNCTION) :], env, str(log_path)),
         name=" ".join(argv[len(VOTING) :]),
         daemon=True,  # terminated by multiprocessing at exit if a supervisor forgot one
     )
@@ -141,8 +142,6 @@ def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
     from functions.runtime.preload import forget_edited_code
 
     forget_edited_code()
-    if args[:1] == ["function"]:  # the only command the mesh forks: skip the other areas
-        from functions.cli import main
-    else:
-        from voting.cli import main
+    from functions.cli import main  # the function's parser alone, not every area's CLI
+
     sys.exit(main(args))

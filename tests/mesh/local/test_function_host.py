@@ -123,6 +123,8 @@ async def test_every_forked_function_dies_with_the_host(tmp_path: Path) -> None:
             await supervisor.wait()
 
 
-async def test_only_voting_commands_are_forked(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="only `voting` commands"):
+async def test_only_voting_function_commands_are_forked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="only `voting function` commands"):
         await fork_command(["/bin/true"], _env(), tmp_path / "log")
+    with pytest.raises(ValueError, match="only `voting function` commands"):
+        await fork_command([*VOTING, "up"], _env(), tmp_path / "log")
