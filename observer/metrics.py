@@ -1,4 +1,4 @@
-"""Runs the named queries of `observer.queries` and folds the answers into a `Metrics`.
+"""Runs the named queries of `telemetry.queries` and folds the answers into a `Metrics`.
 
 Shared by the local and the cluster source: only the Prometheus URL and the label scope
 differ. A failed round never raises: it returns ``Metrics`` whose state says why
@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from observer.errors import PrometheusQueryError, PrometheusUnreachable
 from observer.model import SERVICES, EdgeMetrics, Metrics, VersionMetrics
-from observer.queries import DEFAULT_WINDOW, PrometheusClient, Sample, render
+from telemetry.errors import PrometheusQueryError, PrometheusUnreachable
+from telemetry.prometheus import PrometheusClient, Sample
+from telemetry.queries import DEFAULT_WINDOW, render
 
 # Instant queries run every round, and the VersionMetrics field each one fills.
 VERSION_QUERIES: Mapping[str, str] = {

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.router.base import Route, Router
-from observer.errors import PrometheusError
-from observer.queries import PrometheusClient
 from rollout.gates import FAIL, INCONCLUSIVE, GateResult, evaluate
 from rollout.progress import (
     ABORTED,
@@ -28,6 +26,8 @@ from rollout.progress import (
     progress_json,
 )
 from rollout.spec import RolloutSpec
+from telemetry.errors import PrometheusError
+from telemetry.prometheus import PrometheusClient
 
 Reporter = Callable[[dict[str, Any]], Awaitable[None]]
 

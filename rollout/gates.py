@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from observer.queries import PrometheusClient, Sample, render
 from rollout.spec import Gate, RolloutSpec
+from telemetry.prometheus import PrometheusClient, Sample
+from telemetry.queries import render
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 

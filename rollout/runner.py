@@ -38,7 +38,7 @@ async def run_rollout(
     `resume` goes on with a lost rollout (see `resume_rollout`); `cancel_reason` is the
     reason reported when the run is cancelled (it rolls back first)."""
     from mesh.router.factory import router_for
-    from observer.queries import PrometheusClient
+    from telemetry.prometheus import PrometheusClient
 
     router = router_for(context, namespace=namespace, state_dir=state_dir)
     try:

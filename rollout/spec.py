@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from mesh.model.fields import parse_duration
-from observer.queries import QUERIES
+from telemetry.queries import QUERIES
 
 CANARY_SERVICES = ("voting-app", "voting-analytics", "voting-storage")
 

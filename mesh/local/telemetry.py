@@ -11,7 +11,7 @@ relabelling below turns them into Istio's series and labels:
       source_* from the name, destination_* from the scraped sidecar, and
       connection_security_policy mutual_tls / none from the filter chain that took the request
 
-So the same PromQL (observer/queries.py) reads the local mesh and a cluster's Istio Prometheus.
+So the same PromQL (telemetry/queries.py) reads the local mesh and a cluster's Istio Prometheus.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ from mesh.router.kubernetes import KubernetesRouter
 from observer.errors import SourceUnavailable, StepNotApplied
 from observer.metrics import MetricsReader
 from observer.model import Event, MeshState, Metrics, Votes
-from observer.queries import DEFAULT_WINDOW, PrometheusClient
 from observer.sources.local import state_from_status
 from observer.votes import read_votes
+from telemetry.prometheus import PrometheusClient
+from telemetry.queries import DEFAULT_WINDOW
 
 
 class ClusterSource:

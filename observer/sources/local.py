@@ -25,8 +25,9 @@ from observer.model import (
     Workload,
     rollout_from_json,
 )
-from observer.queries import DEFAULT_WINDOW, PrometheusClient
 from observer.votes import read_votes
+from telemetry.prometheus import PrometheusClient
+from telemetry.queries import DEFAULT_WINDOW
 
 
 def _fault(fault: dict[str, Any] | None) -> str | None:

@@ -9,8 +9,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from observer.queries import PrometheusClient, Sample, render
 from observer.traffic import TrafficPlan, TrafficResult, run_traffic
+from telemetry.prometheus import PrometheusClient, Sample
+from telemetry.queries import render
 from tests.e2e.local_system import LocalSystem
 from tests.support.waiting import wait_until
 

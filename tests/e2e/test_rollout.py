@@ -15,10 +15,10 @@ import pytest
 
 from mesh.router.factory import router_for
 from mesh.steps import render_step
-from observer.queries import PrometheusClient
 from observer.traffic import TrafficPlan, TrafficResult, TrafficRunner
 from rollout.controller import ABORTED, PROMOTED, ROLLED_BACK, Outcome, Rollout
 from rollout.spec import RolloutSpec
+from telemetry.prometheus import PrometheusClient
 from tests.e2e.local_system import (
     LocalSystem,
     SteadyLoad,

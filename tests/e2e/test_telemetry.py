@@ -1,6 +1,6 @@
 """Telemetry: a real Prometheus sees the local mesh through Istio's standard series.
 
-The queries are the observer's own (observer/queries.py), the traffic is `voting traffic`'s
+The queries are the observer's own (telemetry/queries.py), the traffic is `voting traffic`'s
 generator, and the series come from what the Envoys counted, never from the functions.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mesh.steps import render_step
-from observer.queries import Sample
 from observer.traffic import TrafficPlan
+from telemetry.prometheus import Sample
 from tests.e2e.local_system import (
     LocalSystem,
     module_ports_base,

@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from observer.errors import PrometheusQueryError, PrometheusUnreachable
 from observer.metrics import MetricsReader
-from observer.queries import PrometheusClient
+from telemetry.errors import PrometheusQueryError, PrometheusUnreachable
+from telemetry.prometheus import PrometheusClient
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 

@@ -17,7 +17,8 @@ import pytest
 
 from observer.metrics import MetricsReader
 from observer.model import Metrics, mtls_mark
-from observer.queries import QUERIES, PrometheusClient, render
+from telemetry.prometheus import PrometheusClient
+from telemetry.queries import QUERIES, render
 from tests.observer.conftest import (
     Counter,
     Exposition,
@@ -256,7 +257,7 @@ class TestAgainstRealPrometheus:
     async def test_a_refused_query_is_an_error_not_unreachable(
         self, prometheus: PrometheusServer
     ) -> None:
-        from observer.errors import PrometheusQueryError
+        from telemetry.errors import PrometheusQueryError
 
         async with PrometheusClient(prometheus.url) as client:
             with pytest.raises(PrometheusQueryError, match="bad_data"):
