@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from rollout.progress import CONTROLLER_LOST
+from mesh.rollout_lease import CONTROLLER_LOST
 
 SERVICES: tuple[str, ...] = ("voting-app", "voting-analytics", "voting-storage")
 
@@ -102,7 +102,7 @@ class RolloutProgress:
     """A canary rollout as it reports itself: state, weight, last gates, one line per interval.
 
     ``state`` is running, promoted, rolled-back or aborted, or controller-lost when the
-    status read shows that the controller's lease expired (`rollout.progress.observe`);
+    status read shows that the controller's lease expired (`mesh.rollout_lease.observe`);
     ``reason`` says why it ended. ``weights``, ``service`` and ``canary`` describe the plan
     when the rollout reports them; ``pid`` and ``lease_expires_at`` its controller's lease.
     """

@@ -14,17 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mesh.rollout_lease import ABORTED, PROMOTED, ROLLED_BACK, RUNNING
 from mesh.router.base import Route, Router
 from rollout.gates import FAIL, INCONCLUSIVE, GateResult, evaluate
-from rollout.progress import (
-    ABORTED,
-    PROMOTED,
-    ROLLED_BACK,
-    RUNNING,
-    ResumePlan,
-    heartbeat_every,
-    progress_json,
-)
+from rollout.progress import ResumePlan, heartbeat_every, progress_json
 from rollout.spec import RolloutSpec
 from telemetry.errors import PrometheusError
 from telemetry.prometheus import PrometheusClient

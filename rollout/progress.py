@@ -11,9 +11,10 @@ The controller reports (`PUT /rollout`) at least every `heartbeat_every(spec)` s
      "pid": 4242, "heartbeat": t,   # the controller and when it last reported (wall clock)
      "lease_expires_at": t + 2 * interval}
 
-Whoever reads it (`LocalMesh.status()`) passes it through `observe`: a running rollout whose
-lease has expired is shown as `controller-lost`, with the state it last reported kept in
-`reported_state`. From there `plan_resume` says how `voting rollout --resume` goes on (from
+Whoever reads it (`LocalMesh.status()`) passes it through `mesh.rollout_lease.observe`: a
+running rollout whose lease has expired is shown as `controller-lost`, with the state it last
+reported kept in `reported_state` (the states and the lease's reading live in mesh, below
+both the system that holds the progress and the controller that writes it). From there `plan_resume` says how `voting rollout --resume` goes on (from
 the weight after the last one judged to pass), and `rolled_back` what `--rollback` reports.
 """
 
@@ -23,15 +24,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mesh.rollout_lease import CONTROLLER_LOST, FINAL_STATES, ROLLED_BACK, RUNNING, observe
 from rollout.spec import Gate, RolloutSpec
-
-RUNNING, PROMOTED, ROLLED_BACK, ABORTED = "running", "promoted", "rolled-back", "aborted"
-CONTROLLER_LOST = "controller-lost"
-FINAL_STATES = (PROMOTED, ROLLED_BACK, ABORTED)
 
 LEASE_INTERVALS = 2  # a controller silent for this many intervals is lost
 MIN_LEASE_S = 5.0  # ... but never less than this, so a busy machine is not taken for a dead one
-LOST_HINT = "run `voting rollout --resume` or `voting rollout --rollback`"
 
 
 class ResumeError(RuntimeError):
@@ -111,58 +108,7 @@ def rolled_back(
     }
 
 
-# ---------------------------------------------------------------- reading progress
-def lease_expired(progress: dict[str, Any], now: float) -> bool:
-    expires = progress.get("lease_expires_at")
-    return (
-        progress.get("state") == RUNNING
-        and isinstance(expires, int | float)
-        and not isinstance(expires, bool)
-        and expires < now
-    )
-
-
-def observe(progress: dict[str, Any] | None, now: float | None = None) -> dict[str, Any] | None:
-    """The progress as a reader should show it: `controller-lost` once a running lease expired."""
-    if not isinstance(progress, dict):
-        return progress
-    now = time.time() if now is None else now
-    if not lease_expired(progress, now):
-        return progress
-    seen = progress.get("heartbeat")
-    when = time.strftime("%H:%M:%S", time.localtime(seen)) if seen else "?"
-    return {
-        **progress,
-        "state": CONTROLLER_LOST,
-        "reported_state": progress.get("state"),
-        "reason": f"controller pid {progress.get('pid', '?')} silent since {when}, routes left "
-        f"at {progress.get('weight', '?')}% to {progress.get('canary', 'the canary')}; {LOST_HINT}",
-    }
-
-
-def describe(progress: dict[str, Any] | None) -> str | None:
-    """One line for `voting status` (None when no rollout ran)."""
-    if not isinstance(progress, dict) or "state" not in progress:
-        return None
-    state, weight = progress["state"], progress.get("weight", 0)
-    canary = progress.get("canary") or "canary"
-    if state == RUNNING:
-        expires = progress.get("lease_expires_at")
-        until = time.strftime("%H:%M:%S", time.localtime(expires)) if expires else "?"
-        return (
-            f"rollout running: weight {weight}% to {canary}, passed {_weights(progress)}; "
-            f"controller pid {progress.get('pid', '?')}, lease until {until}"
-        )
-    if state == CONTROLLER_LOST:
-        return f"rollout CONTROLLER-LOST at {weight}% to {canary}: {progress.get('reason')}"
-    return f"rollout {state} at {weight}%: {progress.get('reason') or ''}".rstrip(": ")
-
-
-def _weights(progress: dict[str, Any]) -> str:
-    passed = progress.get("passed") or []
-    return ", ".join(f"{w}%" for w in passed) if passed else "none yet"
-
-
+# ---------------------------------------------------------------- resuming
 @dataclass(frozen=True)
 class ResumePlan:
     """How `--resume` goes on: the spec, the weights still to run, what was seen before."""

@@ -1,15 +1,19 @@
 """Top-level `voting` command.
 
 Each area owns its subcommands in its own `cli.py` and exposes `register(subparsers)`;
-this module only assembles them, so adding a verb never touches another area's code.
+this module only assembles them, so adding a verb never touches another area's code. It
+also wires areas that must not import each other: `voting up` opens the observer's
+dashboard, but `mesh/` imports no UI.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Modules that contribute subcommands, in help order. A module listed here must define
 # `register(subparsers: argparse._SubParsersAction) -> None`; each parser it adds sets
@@ -41,7 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
                 raise  # a missing dependency inside an area, not a missing area
             continue
         module.register(subparsers)
+    up = subparsers.choices.get("up")
+    if up is not None and importlib.util.find_spec("observer.app") is not None:
+        up.set_defaults(dashboard=_local_dashboard)
     return parser
+
+
+async def _local_dashboard(state_dir: Path) -> None:
+    """The observer on the local system whose state is in `state_dir` (for `voting up`)."""
+    from observer.app import run_local_dashboard
+
+    await run_local_dashboard(state_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

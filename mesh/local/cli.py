@@ -86,7 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     up.add_argument("--no-ui", action="store_true", help="do not open the dashboard")
     _state_dir_arg(up)
-    up.set_defaults(func=cmd_up)
+    # `dashboard` (an async callable of the state dir) is plugged in by `voting/cli.py`,
+    # which wires the observer in: mesh imports no UI.
+    up.set_defaults(func=cmd_up, dashboard=None)
 
     down = subparsers.add_parser("down", help="stop the local system")
     _state_dir_arg(down)
@@ -274,14 +276,13 @@ async def _run_up(args: argparse.Namespace) -> int:
 
 
 async def _run_dashboard(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """Open the observer in this terminal; quitting it stops the system."""
-    try:
-        from observer.app import run_local_dashboard
-    except ImportError:
+    """Open the dashboard in this terminal; quitting it stops the system."""
+    run_dashboard = getattr(args, "dashboard", None)
+    if run_dashboard is None:
         print("the dashboard is not available; Ctrl-C stops everything.", flush=True)
         await stop.wait()
         return
-    dashboard = asyncio.create_task(run_local_dashboard(args.state_dir))
+    dashboard = asyncio.create_task(run_dashboard(args.state_dir))
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({dashboard, waiter}, return_when=asyncio.FIRST_COMPLETED)
     for task in (dashboard, waiter):

@@ -44,8 +44,8 @@ from mesh.local.topology import (
 from mesh.model.describe import service_status
 from mesh.model.resources import MeshResources, parse_resources
 from mesh.model.workloads import Workload
+from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import Step, StepError, render_step, resolve_step
-from rollout.progress import observe as observe_rollout
 
 log = logging.getLogger("voting.mesh")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.apply.documents import format_overlay
-from rollout.progress import describe
+from mesh.rollout_lease import describe
 
 
 def format_status(status: dict[str, Any]) -> str:

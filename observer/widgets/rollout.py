@@ -8,9 +8,9 @@ import time
 from rich.text import Text
 from textual.widget import Widget
 
+from mesh.rollout_lease import LOST_HINT
 from observer.format import VERDICT_GLYPH, VERDICT_STYLE, fit, gate_bound, gate_value
 from observer.model import GateReading, RolloutInterval, RolloutProgress
-from rollout.progress import LOST_HINT
 
 STATE_WORDS = {
     "running": "running",

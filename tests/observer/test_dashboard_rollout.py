@@ -28,6 +28,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import observer.app
+from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import render_step, resolve_step
 from observer.app import CLUSTER_ROLLOUT, ObserverApp
 from observer.model import Metrics, Votes, build_snapshot, rollout_from_json
@@ -35,7 +36,6 @@ from observer.screens import ConfirmRollout
 from observer.sources.local import LocalSource
 from observer.widgets.events import EventLog
 from observer.widgets.rollout import RolloutPanel
-from rollout.progress import observe as observe_rollout
 from rollout.spec import RolloutSpec
 from tests.observer.conftest import REPO, VOTING
 from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource

@@ -7,18 +7,14 @@ from typing import Any
 
 import pytest
 
+from mesh.rollout_lease import CONTROLLER_LOST, RUNNING, describe, lease_expired, observe
 from mesh.router.base import Route
 from rollout import controller as controller_mod
 from rollout.controller import ABORTED, PROMOTED, Rollout
 from rollout.gates import PASS, GateResult
 from rollout.progress import (
-    CONTROLLER_LOST,
-    RUNNING,
     ResumeError,
     check_rollback,
-    describe,
-    lease_expired,
-    observe,
     plan_resume,
     progress_json,
     spec_from_json,
