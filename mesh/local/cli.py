@@ -237,6 +237,9 @@ async def _run_up(args: argparse.Namespace) -> int:
             args.mysql_database,
         ),
     )
+    # Every process of this system names its state dir in its environment (how `ps`-style
+    # tools and the tests find them): the function host and its forks inherit this one's.
+    os.environ["VOTING_STATE_DIR"] = str(options.state_dir)
     mesh = LocalMesh(options, on_event=progress)
     stop = asyncio.Event()
     watcher: asyncio.Task[None] | None = None
