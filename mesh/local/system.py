@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
-import json
 import logging
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,9 @@ from mesh.local.ca import LocalCA
 from mesh.local.envoy import MeshView, ProxyConfig, compile_ingress, compile_sidecar
 from mesh.local.envoy_proxy import EnvoyProxy, envoy_binary
 from mesh.local.errors import MeshError
-from mesh.local.process import ManagedProcess, PidRegistry, pss_of
+from mesh.local.pods import PodLifecycle, PodRuntime, callers_first, template_hash
+from mesh.local.process import ManagedProcess, PidRegistry
+from mesh.local.status_report import StatusReport
 from mesh.local.telemetry import Prometheus, prometheus_binary
 from mesh.local.topology import (
     INGRESS_NAMESPACE,
@@ -41,24 +40,11 @@ from mesh.local.topology import (
     Pod,
     PortAllocator,
 )
-from mesh.model.describe import service_status
 from mesh.model.resources import MeshResources, parse_resources
 from mesh.model.workloads import Workload
-from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import Step, StepError, render_step, resolve_step
 
 log = logging.getLogger("voting.mesh")
-
-_PROXY_ENV = (
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-)
 
 
 @dataclass
@@ -80,26 +66,7 @@ class Options:
     )
 
 
-@dataclass
-class PodRuntime:
-    """A running pod: its function process, its sidecar process and the sidecar's files."""
-
-    pod: Pod
-    function: ManagedProcess
-    envoy: ManagedProcess
-    proxy: EnvoyProxy
-    ready: bool = False
-
-
-def template_hash(workload: Workload, revision: int = 0) -> str:
-    """Like Kubernetes' pod-template-hash: a changed pod spec (or new code) means new pods."""
-    spec = json.dumps(
-        [workload.labels, workload.env, workload.service_account, revision], sort_keys=True
-    )
-    return hashlib.sha256(spec.encode()).hexdigest()[:5]
-
-
-class LocalMesh:
+class LocalMesh(PodLifecycle, StatusReport):
     """Runs the resources of one rollout step on this machine, and moves between steps."""
 
     def __init__(self, options: Options, on_event: Callable[[str], None] | None = None) -> None:
@@ -340,35 +307,11 @@ class LocalMesh:
             await self._drain(list(removed.values()))
             # Callers before callees: an old app pod still finishing a vote needs the old
             # storage pod until it has answered (stopping them together lost a vote to 503).
-            for tier in _callers_first(removed.values()):
+            for tier in callers_first(removed.values()):
                 await asyncio.gather(*(self._stop_pod(rt) for rt in tier))
             for name in removed:
                 del self.pods[name]
             self.event(f"stopped {len(removed)} pod(s): {', '.join(sorted(removed))}")
-
-    async def _drain(self, runtimes: list[PodRuntime], timeout: float = 5.0) -> None:
-        """Wait until no request is in flight through these pods' sidecars (at most `timeout`).
-
-        A fixed pause is not enough on a loaded machine, where one request can take longer.
-        """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            active = await asyncio.gather(*(self._in_flight(rt) for rt in runtimes))
-            if not any(active):
-                return
-            await asyncio.sleep(0.1)
-
-    async def _in_flight(self, runtime: PodRuntime) -> int:
-        url = (
-            f"http://127.0.0.1:{runtime.pod.admin_port}/stats?format=json"
-            "&filter=http\\.inbound_.*\\.downstream_rq_active$"
-        )
-        try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as response:
-                data = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return 0  # its Envoy is gone: nothing in flight through it
-        return sum(int(s.get("value", 0)) for s in data.get("stats", []))
 
     async def _push_all(
         self, proxies: list[tuple[EnvoyProxy, ProxyConfig]], kinds: tuple[str, ...]
@@ -393,90 +336,6 @@ class LocalMesh:
 
     def _sidecar_config(self, view: MeshView, pod: Pod) -> ProxyConfig:
         return compile_sidecar(view, pod, self._rds_dir(pod.name))
-
-    # ------------------------------------------------------------ pods
-    def _function_env(self, pod: Pod) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _PROXY_ENV}
-        env.update(dict(pod.workload.env))
-        proxy = f"http://127.0.0.1:{pod.outbound_port}"
-        env.update({"POD_NAME": pod.name, "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": ""})
-        env["VOTING_STATE_DIR"] = str(self.state_dir)  # marks the process as this system's
-        if pod.workload.function == "storage" and self.redis and self.mysql:
-            env["REDIS_URL"] = self.redis.url
-            env.update(self.mysql.env())
-        return env
-
-    async def _start_pod(self, pod: Pod, view: MeshView) -> PodRuntime:
-        directory = self.state_dir / "envoy" / pod.name
-        proxy = EnvoyProxy(pod.name, directory, pod.admin_port, "outbound")
-        proxy.write_all(self._sidecar_config(view, pod))
-        logs = self.state_dir / "logs"
-        logs.mkdir(exist_ok=True)
-        envoy = ManagedProcess(
-            f"{pod.name}/istio-proxy",
-            proxy.command(self.envoy, logs / f"{pod.name}.envoy.log"),
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            log_path=logs / f"{pod.name}.envoy.out",
-            registry=self.registry,
-            on_event=self.event,
-        )
-        function = ManagedProcess(
-            f"{pod.name}/{pod.workload.app}",
-            [
-                sys.executable,
-                "-m",
-                "voting",
-                "function",
-                pod.workload.function or "",
-                "--version",
-                pod.workload.version,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(pod.app_port),
-            ],
-            env=self._function_env(pod),
-            log_path=logs / f"{pod.name}.log",
-            registry=self.registry,
-            on_event=self.event,
-            forked=self.options.function_processes == "forked",
-        )
-        runtime = PodRuntime(pod, function, envoy, proxy)
-        await envoy.start()
-        await function.start()
-        try:
-            await self._wait_ready(runtime, timeout=30)
-        except BaseException:
-            await self._stop_pod(runtime)
-            raise
-        return runtime
-
-    async def _wait_ready(self, runtime: PodRuntime, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not runtime.function.running and runtime.function.restarts > 2:
-                break
-            if await runtime.proxy.ready(self.session) and await self._alive(runtime.pod):
-                await runtime.proxy.check_accepted(self.session)
-                runtime.ready = True
-                return
-            await asyncio.sleep(0.1)
-        raise MeshError(
-            f"pod {runtime.pod.name} did not start (see {self.state_dir}/logs/{runtime.pod.name}.log)"
-        )
-
-    async def _alive(self, pod: Pod, path: str = "/healthz") -> bool:
-        try:
-            async with self.session.get(
-                f"http://127.0.0.1:{pod.app_port}{path}", timeout=aiohttp.ClientTimeout(total=1)
-            ) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
-    async def _stop_pod(self, runtime: PodRuntime) -> None:
-        await runtime.function.stop()
-        await runtime.envoy.stop(grace=2)
 
     async def _start_ingress(self, config: ProxyConfig) -> None:
         assert self.ingress is not None
@@ -522,89 +381,6 @@ class LocalMesh:
             tick += 1
             await asyncio.sleep(1.0)
 
-    # ------------------------------------------------------------ status
-    def status(self) -> dict[str, Any]:
-        """Workloads, routes and mutual-TLS modes in force: what `voting status` prints."""
-        resources = self.resources
-        pods = tuple(rt.pod for rt in self.pods.values())
-        workloads = []
-        for workload in resources.mesh_workloads():
-            members = [rt for rt in self.pods.values() if rt.pod.workload == workload]
-            workloads.append(
-                {
-                    "name": workload.name,
-                    "app": workload.app,
-                    "version": workload.version,
-                    "desired": workload.replicas,
-                    "ready": sum(1 for rt in members if rt.ready),
-                    "restarts": sum(rt.function.restarts for rt in members),
-                    "pods": [
-                        {
-                            "name": rt.pod.name,
-                            "app_port": rt.pod.app_port,
-                            "inbound_port": rt.pod.inbound_port,
-                            "admin_port": rt.pod.admin_port,
-                            "ready": rt.ready,
-                        }
-                        for rt in members
-                    ],
-                }
-            )
-        services = []
-        for service in resources.services:
-            if service.name not in {w.app for w in resources.mesh_workloads()}:
-                continue
-            endpoints = [p.labels for p in pods if service.selects(p.labels)]
-            services.append(
-                service_status(
-                    resources,
-                    service.name,
-                    dict(service.selector),
-                    endpoints,
-                    self.options.auto_mtls,
-                )
-            )
-        return {
-            "step": {"number": self.step.number, "name": self.step.name} if self.step else None,
-            "applied": self.applied,
-            "ingress": f"http://127.0.0.1:{self.options.ingress_port}/",
-            "ingress_admin_port": self.ingress.admin_port if self.ingress else None,
-            "prometheus": self.prometheus.url if self.prometheus else None,
-            "auto_mtls": self.options.auto_mtls,
-            "workloads": workloads,
-            "services": services,
-            "stores": {
-                "redis": self.redis.url if self.redis else None,
-                "mysql": f"{self.mysql.host}:{self.mysql.port}/{self.mysql.database}"
-                if self.mysql
-                else None,
-            },
-            "rss_bytes": self.rss_bytes(),
-            "pss_bytes": self.pss_bytes(),
-            "rollout": observe_rollout(self.rollout),  # `controller-lost` once its lease expired
-            "events": [{"time": t, "message": m} for t, m in list(self.events)[-50:]],
-        }
-
-    def _processes(self) -> list[ManagedProcess]:
-        processes = [rt.function for rt in self.pods.values()]
-        processes += [rt.envoy for rt in self.pods.values()]
-        processes += [p for p in (self.ingress_process,) if p]
-        return processes + self.backends.private + self.extra_processes
-
-    def pss_bytes(self) -> int:
-        """Memory of the whole system, shared pages counted once (this supervisor included)."""
-        processes = self._processes()
-        hosts = {pid for p in processes if p.running for pid in p.host_pids}
-        return (
-            pss_of(os.getpid())
-            + sum(p.pss_bytes() for p in processes)
-            + sum(pss_of(pid) for pid in hosts)
-        )
-
-    def rss_bytes(self) -> int:
-        """Sum of every process's RSS: counts shared pages (the Envoy binary) once per process."""
-        return sum(p.rss_bytes() for p in self._processes())
-
 
 def _check_inotify_limit(event: Callable[[str], None]) -> None:
     """Each Envoy holds three inotify instances (its LDS, CDS and RDS files); say so early."""
@@ -617,18 +393,6 @@ def _check_inotify_limit(event: Callable[[str], None]) -> None:
             f"warning: fs.inotify.max_user_instances is {limit}; Envoys crash when it runs out "
             "(raise it: sysctl -w fs.inotify.max_user_instances=8192, or run scripts/setup.sh as root)"
         )
-
-
-_CALL_ORDER = {"vote": 0, "results": 1, "storage": 2}
-
-
-def _callers_first(runtimes: Iterable[PodRuntime]) -> list[list[PodRuntime]]:
-    """Pods grouped by their place in the call chain: vote, then results, then storage."""
-    tiers: dict[int, list[PodRuntime]] = {}
-    for runtime in runtimes:
-        tier = _CALL_ORDER.get(runtime.pod.workload.function or "", len(_CALL_ORDER))
-        tiers.setdefault(tier, []).append(runtime)
-    return [tiers[tier] for tier in sorted(tiers)]
 
 
 def _union(current: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
