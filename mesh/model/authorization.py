@@ -15,12 +15,17 @@ drops the rule, for DENY it drops the condition), this module refuses the docume
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from mesh.model.errors import InvalidResource, UnsupportedField
+from mesh.model.authorization_checks import (
+    Checker,
+    attribute_error,
+    path_template_error,
+    service_account_error,
+    wildcard_error,
+)
+from mesh.model.errors import UnsupportedField
 from mesh.model.fields import check_fields
 from mesh.model.kinds import DOCS
 
@@ -174,150 +179,14 @@ _NEEDS_REQUEST_AUTHN = (
 )
 
 
-# ---------------------------------------------------------------- validation helpers
-_PORT = re.compile(r"^[0-9]+$")
-_BITS = re.compile(r"^(0|[1-9][0-9]*)$")
-_VALID_LITERAL = re.compile(r"^[a-zA-Z0-9\-._~%!$&'()+,;:@=]+$")
-MATCH_ONE_TEMPLATE = "{*}"
-MATCH_ANY_TEMPLATE = "{**}"
+# ---------------------------------------------------------------- parsing
 _DRY_RUN_VALUES = {
     **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
     **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
 }
 
 
-def cidr(value: str) -> tuple[str, int]:
-    """(address, prefix length) as pilot/pkg/networking/util AddrStrToCidrRange gives them.
-
-    Raises ValueError as netip.ParseAddr / ParsePrefix would fail.
-    """
-    if "/" in value:
-        addr, bits = value.split("/", 1)
-        if "%" in addr or not _BITS.match(bits):
-            raise ValueError(value)
-        ip = ipaddress.ip_address(addr)
-        if int(bits) > ip.max_prefixlen:
-            raise ValueError(value)
-        return str(ip), int(bits)
-    ip = ipaddress.ip_address(value)
-    return str(ip).split("%", 1)[0], ip.max_prefixlen
-
-
-def contains_path_template(value: str) -> bool:
-    """pkg/config/security ContainsPathTemplate."""
-    return MATCH_ONE_TEMPLATE in value or MATCH_ANY_TEMPLATE in value
-
-
-def _path_template_error(path: str) -> str | None:
-    """pkg/config/security CheckValidPathTemplate, for one path."""
-    has_template = contains_path_template(path)
-    found_any = False
-    trimmed = path.strip("/")
-    for glob in trimmed.split("/"):
-        if glob == MATCH_ONE_TEMPLATE and not found_any:
-            continue
-        if glob == MATCH_ANY_TEMPLATE and not found_any:
-            found_any = True
-            continue
-        if glob in (MATCH_ANY_TEMPLATE, MATCH_ONE_TEMPLATE) and found_any:
-            return f"invalid or unsupported path {trimmed}: {{**}} is not the last operator"
-        if "{" in glob or "}" in glob:
-            return (
-                f"invalid or unsupported path {trimmed}: contains '{{' or '}}' beyond a "
-                "supported path template"
-            )
-        if has_template and not _VALID_LITERAL.match(glob):
-            return (
-                f"invalid or unsupported path {trimmed}: contains segment {glob} with invalid "
-                "string literal"
-            )
-    return None
-
-
-def _service_account_error(value: str) -> str | None:
-    """pkg/config/security CheckServiceAccount, for one value."""
-    if "*" in value:
-        return "wildcard not allowed"
-    if value.count("/") > 1:
-        return f"expected format 'serviceAccount' or 'namespace/serviceAccount', found {value!r}"
-    if len(value) > 320:
-        return f"value cannot exceed 320 characters, found {value!r}"
-    ns, _, sa = value.rpartition("/")
-    if "/" in value and not ns:
-        return f"expected format 'serviceAccount' or 'namespace/serviceAccount', found empty namespace {value!r}"
-    if not sa:
-        return f"expected format 'serviceAccount' or 'namespace/serviceAccount', found empty serviceAccount {value!r}"
-    return None
-
-
-def _wildcard_error(value: str) -> str | None:
-    """pkg/config/security CheckWildcardValues, for one value."""
-    count = value.count("*")
-    if count > 1:
-        return f"at most one wildcard is allowed: {value!r}"
-    if count == 1 and value != "*" and not value.startswith("*") and not value.endswith("*"):
-        return f"wildcard is only allowed at the start or end: {value!r}"
-    return None
-
-
-def _map_key_ok(key: str) -> bool:
-    """pkg/config/security validateMapKey: `a[b]`."""
-    open_ = key.find("[")
-    return key.endswith("]") and 0 < open_ < len(key) - 2
-
-
-class _Checker:
-    """Raises InvalidResource naming the document and the field path."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-
-    def fail(self, path: str, message: str) -> InvalidResource:
-        return InvalidResource(
-            f"{self.resource}: {path}: {message} (as Istio's ValidateAuthorizationPolicy "
-            "rejects it)"
-        )
-
-    def strings(self, value: Any, path: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise self.fail(path, "must be a list of strings")
-        for index, item in enumerate(value):
-            if not isinstance(item, str):
-                raise self.fail(f"{path}[{index}]", f"must be a string, found {item!r} (quote it)")
-        return tuple(value)
-
-    def not_empty(self, values: tuple[str, ...], path: str) -> None:
-        """CheckEmptyValues."""
-        for index, value in enumerate(values):
-            if value == "":
-                raise self.fail(f"{path}[{index}]", "empty value not allowed")
-
-    def ips(self, values: tuple[str, ...], path: str) -> None:
-        """ValidateIPs."""
-        for index, value in enumerate(values):
-            try:
-                cidr(value)
-            except ValueError:
-                kind = "bad CIDR range" if "/" in value else "bad IP address"
-                raise self.fail(f"{path}[{index}]", f"{kind} ({value})") from None
-
-    def ports(self, values: tuple[str, ...], path: str) -> None:
-        """ValidatePorts."""
-        for index, value in enumerate(values):
-            if not _PORT.match(value) or int(value) > 65535:
-                raise self.fail(f"{path}[{index}]", f"bad port ({value})")
-
-    def each(self, values: tuple[str, ...], path: str, check: Any) -> None:
-        for index, value in enumerate(values):
-            error = check(value)
-            if error:
-                raise self.fail(f"{path}[{index}]", error)
-
-
-# ---------------------------------------------------------------- parsing
-def _selector(spec: dict[str, Any], check: _Checker) -> tuple[tuple[str, str], ...] | None:
+def _selector(spec: dict[str, Any], check: Checker) -> tuple[tuple[str, str], ...] | None:
     selector = spec.get("selector")
     if selector is None:
         return None
@@ -336,7 +205,7 @@ def _selector(spec: dict[str, Any], check: _Checker) -> tuple[tuple[str, str], .
     return tuple((str(k), str(v)) for k, v in labels.items()) or None
 
 
-def _source(raw: dict[str, Any], path: str, check: _Checker) -> Source:
+def _source(raw: dict[str, Any], path: str, check: Checker) -> Source:
     values = {key: check.strings(raw.get(key), f"{path}.{key}") for key in _SOURCE_FIELDS}
     if not any(values.values()):
         raise check.fail(path, "`from.source` must not be empty")
@@ -352,9 +221,9 @@ def _source(raw: dict[str, Any], path: str, check: _Checker) -> Source:
     for key in ("serviceAccounts", "notServiceAccounts"):
         if len(values[key]) > 16:
             raise check.fail(f"{path}.{key}", "may not have more than 16 values")
-        check.each(values[key], f"{path}.{key}", _service_account_error)
+        check.each(values[key], f"{path}.{key}", service_account_error)
     for key in ("trustDomains", "notTrustDomains"):
-        check.each(values[key], f"{path}.{key}", _wildcard_error)
+        check.each(values[key], f"{path}.{key}", wildcard_error)
         check.each(
             values[key],
             f"{path}.{key}",
@@ -368,7 +237,7 @@ def _source(raw: dict[str, Any], path: str, check: _Checker) -> Source:
     return Source(**{attr: values[key] for key, attr in _SOURCE_FIELDS.items() if attr})
 
 
-def _operation(raw: dict[str, Any], path: str, check: _Checker) -> Operation:
+def _operation(raw: dict[str, Any], path: str, check: Checker) -> Operation:
     values = {key: check.strings(raw.get(key), f"{path}.{key}") for key in _OPERATION_FIELDS}
     if not any(values.values()):
         raise check.fail(path, "`to.operation` must not be empty")
@@ -376,57 +245,12 @@ def _operation(raw: dict[str, Any], path: str, check: _Checker) -> Operation:
     check.ports(values["notPorts"], f"{path}.notPorts")
     for key in _OPERATION_FIELDS:
         check.not_empty(values[key], f"{path}.{key}")
-    check.each(values["paths"], f"{path}.paths", _path_template_error)
-    check.each(values["notPaths"], f"{path}.notPaths", _path_template_error)
+    check.each(values["paths"], f"{path}.paths", path_template_error)
+    check.each(values["notPaths"], f"{path}.notPaths", path_template_error)
     return Operation(**{attr: values[key] for key, attr in _OPERATION_FIELDS.items()})
 
 
-_PERMISSION_KEYS = {"destination.ip", "destination.port", "connection.sni"}
-_PRINCIPAL_KEYS = {
-    "source.ip",
-    "remote.ip",
-    "source.namespace",
-    "source.principal",
-    "source.serviceAccount",
-    "source.trustDomain",
-}
-_REQUEST_AUTH_KEYS = {"request.auth.principal", "request.auth.audiences", "request.auth.presenter"}
-
-
-def _attribute_error(key: str, values: tuple[str, ...]) -> str | None:
-    """pkg/config/security ValidateAttribute (after CheckEmptyValues)."""
-    if key.startswith("request.headers") or key.startswith("request.auth.claims"):
-        return None if _map_key_ok(key) else f"bad key ({key}): should have format a[b]"
-    if key.startswith("experimental.envoy.filters."):
-        return None if _map_key_ok(key) else f"bad key ({key}): should have format a[b]"
-    if key in ("source.ip", "remote.ip", "destination.ip"):
-        for value in values:
-            try:
-                cidr(value)
-            except ValueError:
-                return f"bad {'CIDR range' if '/' in value else 'IP address'} ({value})"
-        return None
-    if key == "destination.port":
-        bad = [v for v in values if not _PORT.match(v) or int(v) > 65535]
-        return f"bad port ({bad[0]})" if bad else None
-    if key == "source.serviceAccount":
-        if len(values) > 16:
-            return "may not have more than 16 values"
-        return next((e for e in map(_service_account_error, values) if e), None)
-    if key == "source.trustDomain":
-        return next((e for e in map(_wildcard_error, values) if e), None)
-    if key in _PRINCIPAL_KEYS | _PERMISSION_KEYS | _REQUEST_AUTH_KEYS:
-        return None
-    if key == "destination.namespace":
-        return f"attribute {key} is replaced by the metadata.namespace"
-    if key.startswith("destination.labels"):
-        return f"attribute {key} is replaced by the workload selector"
-    if key in ("destination.name", "destination.user"):
-        return f"deprecated attribute {key}: only supported in v1alpha1"
-    return f"unknown attribute: {key}"
-
-
-def _condition(raw: dict[str, Any], path: str, check: _Checker) -> Condition:
+def _condition(raw: dict[str, Any], path: str, check: Checker) -> Condition:
     key = raw.get("key")
     if not key:
         raise check.fail(f"{path}.key", "`key` must not be empty")
@@ -438,7 +262,7 @@ def _condition(raw: dict[str, Any], path: str, check: _Checker) -> Condition:
         raise check.fail(path, f"at least one of `values` or `notValues` must be set for key {key}")
     for field_, given in (("values", values), ("notValues", not_values)):
         check.not_empty(given, f"{path}.{field_}")
-        error = _attribute_error(key, given)
+        error = attribute_error(key, given)
         if error:
             raise check.fail(f"{path}.{field_}", f"invalid value for key {key}: {error}")
     if key.startswith("request.auth."):
@@ -457,7 +281,7 @@ def _condition(raw: dict[str, Any], path: str, check: _Checker) -> Condition:
     return Condition(key, values, not_values)
 
 
-def _entries(value: Any, path: str, inner: str, check: _Checker) -> list[tuple[str, Any]]:
+def _entries(value: Any, path: str, inner: str, check: Checker) -> list[tuple[str, Any]]:
     """The `from`/`to` list of a rule: present means non-empty, each entry with its `inner`."""
     if not isinstance(value, list):
         raise check.fail(path, "must be a list")
@@ -475,7 +299,7 @@ def _entries(value: Any, path: str, inner: str, check: _Checker) -> list[tuple[s
     return entries
 
 
-def _rule(raw: Any, path: str, check: _Checker) -> AuthzRule:
+def _rule(raw: Any, path: str, check: Checker) -> AuthzRule:
     if raw is None:
         raise check.fail(path, "`rule` must not be nil")
     if not isinstance(raw, dict):
@@ -499,7 +323,7 @@ def _rule(raw: Any, path: str, check: _Checker) -> AuthzRule:
     return AuthzRule(sources, operations, conditions)
 
 
-def _dry_run(meta: dict[str, Any], action: str, check: _Checker) -> bool:
+def _dry_run(meta: dict[str, Any], action: str, check: Checker) -> bool:
     """validation.go checkDryRunAnnotation; builder.go isDryRun (strconv.ParseBool)."""
     annotations = meta.get("annotations") or {}
     if DRY_RUN_ANNOTATION not in annotations:
@@ -520,7 +344,7 @@ def parse_authorization_policy(
     mesh cannot honour it. Errors name `AuthorizationPolicy name.namespace` and the field."""
     resource = f"AuthorizationPolicy {name}.{namespace}"
     check_fields({"spec": spec}, SCHEMA, resource, "")
-    check = _Checker(resource)
+    check = Checker(resource)
     spec = spec or {}
     has_target = spec.get("targetRef") is not None or bool(spec.get("targetRefs"))
     if spec.get("selector") is not None and has_target:

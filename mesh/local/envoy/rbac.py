@@ -26,9 +26,8 @@ from mesh.model.authorization import (
     Condition,
     Operation,
     Source,
-    cidr,
-    contains_path_template,
 )
+from mesh.model.authorization_checks import cidr, contains_path_template
 from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.model.policy import selects
 from mesh.model.resources import MeshResources
