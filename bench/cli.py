@@ -66,7 +66,8 @@ def _stop_on_signals() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench import cases
+    from bench.cases import durability, local_system, mesh_cost, overload, read_cost
+    from bench.cases.common import Context, Durations
     from bench.procs import BenchError, Children, Ports
     from bench.report import Report
 
@@ -76,19 +77,19 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="voting-bench-"))
     children = Children(workdir)
     _stop_on_signals()
-    ctx = cases.Context(
+    ctx = Context(
         report=report,
         children=children,
         ports=Ports(args.port_base, args.port_base + 1000),
-        durations=cases.Durations.for_run(args.quick),
+        durations=Durations.for_run(args.quick),
         workdir=workdir,
     )
     steps = {
-        "local": cases.local_system,
-        "mesh": cases.mesh_cost,
-        "read": cases.read_cost,
-        "durability": cases.durability_cost,
-        "overload": cases.overload,
+        "local": local_system.local_system,
+        "mesh": mesh_cost.mesh_cost,
+        "read": read_cost.read_cost,
+        "durability": durability.durability_cost,
+        "overload": overload.overload,
     }
     failed: list[str] = []
     started = time.monotonic()
