@@ -2,7 +2,7 @@
 
     load.py     the load generators: wrk at saturation, an open-loop client at a fixed rate
     procs.py    processes the bench starts (functions, private Redis, `voting up`), CPU and RSS
-    cases.py    the four benchmarks: mesh cost, read cost vs data size, local system, observer
+    cases/      the six benchmarks, one module each: mesh cost, read cost, local system and observer, durability, overload
     report.py   rows with their goals, the table and the JSON file
     cli.py      `voting bench [--quick]`
 

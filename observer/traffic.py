@@ -214,8 +214,11 @@ async def run_traffic(
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if stop.is_set():
-            result.cancelled += len(in_flight)
-            for task in in_flight:
+            # A task that counted its answer is done (counting is its last step), though its
+            # done-callback may not have left `in_flight` yet: only the others are cancelled.
+            pending = [task for task in in_flight if not task.done()]
+            result.cancelled += len(pending)
+            for task in pending:
                 task.cancel()
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)

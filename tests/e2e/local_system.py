@@ -225,7 +225,11 @@ def stop_processes(system: LocalSystem) -> list[int]:
         except subprocess.TimeoutExpired:
             system.process.kill()
             system.process.wait()
-    leftovers = our_processes(system.state_dir)
+    # The function host and multiprocessing's resource tracker exit when they read EOF from
+    # the supervisor's pipes, a moment after it: a survivor is one still there after that.
+    deadline = time.monotonic() + 10
+    while (leftovers := our_processes(system.state_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
