@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mesh.local.cli import mysql_password
+from mesh.local.up import mysql_password
 from voting.cli import main
 
 
