@@ -24,6 +24,7 @@ from mesh.local.envoy.common import (
 )
 from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
 from mesh.local.envoy.retries import retry_policy
+from mesh.local.envoy.traffic_policy import apply_traffic_policy
 from mesh.local.topology import Pod
 from mesh.model.fields import StringMatch
 from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services, selects
@@ -122,6 +123,7 @@ class OutboundBuilder:
             self.view.auto_mtls,
             pods[0].workload.container_port if pods else None,
         )
+        rule = self.view.resources.destination_rule(service.name)
         result = []
         for version, members in sorted(by_version.items()):
             name = f"outbound_{port}_{dest.subset or '-'}_{service.name}_{version_tag(version)}"
@@ -130,6 +132,8 @@ class OutboundBuilder:
                 cluster["typed_extension_protocol_options"] = outbound_protocol_options()
                 if tls == "ISTIO_MUTUAL":
                     cluster["transport_socket"] = self._upstream_tls(service, members, dest, port)
+                if rule is not None:  # connectionPool / outlierDetection (traffic_policy.py)
+                    apply_traffic_policy(cluster, *rule.traffic_policy(dest.subset))
                 self.clusters[name] = cluster
             result.append((name, max(len(members), 1)))
         return result
