@@ -76,7 +76,7 @@ def test_no_traffic_reads_as_no_data_not_zero(system: LocalSystem) -> None:
 def test_canary_share_follows_the_cookie_users_on_every_service(system: LocalSystem) -> None:
     system.step("canary")
     time.sleep(GAP_S)
-    seen = traffic(system, 24, rate=20, cookie_share=0.25)
+    seen = traffic(system, 12, rate=40, cookie_share=0.25)
     sent = seen.result
     assert sent.statuses[200] >= 0.99 * sent.sent, sent.summary()
     shares = query(
@@ -169,7 +169,7 @@ def test_an_injected_10_percent_abort_on_analytics_reads_as_90_percent_success(
     system.apply("lock-down", with_abort(render_step("lock-down"), "voting-analytics", 10))
     try:
         time.sleep(GAP_S)
-        seen = traffic(system, 25, rate=20)
+        seen = traffic(system, 12, rate=40)  # about 480 page views: the tolerance says how many
         success = by_version(
             query(system, "success_rate", ("voting-analytics",), seen.window()), "voting-analytics"
         )
