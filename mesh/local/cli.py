@@ -121,10 +121,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=cmd_tls_check)
 
 
-def _fail(message: str) -> int:
-    return fail(message)
-
-
 # ---------------------------------------------------------------- step / status / tls-check
 def cmd_step(args: argparse.Namespace) -> int:
     if args.context or args.kubeconfig:
@@ -136,7 +132,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(ControlClient(args.state_dir).step(args.step))
     except MeshError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(format_status(status))
     return 0
 
@@ -151,7 +147,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(ControlClient(args.state_dir).status())
     except MeshError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(json.dumps(status, indent=2) if args.json else format_status(status))
     return 0
 
@@ -171,8 +167,8 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
     try:
         rows = asyncio.run(run())
     except MeshError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not rows:
-        return _fail(f"no service named {args.service}")
+        return fail(f"no service named {args.service}")
     print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
     return 0 if all(r["status"] == "OK" for r in rows) else 3

@@ -28,6 +28,7 @@ PRELOAD = "functions.runtime.preload"
 VOTING = [sys.executable, "-m", "voting"]
 FUNCTION = [*VOTING, "function"]  # the one command forked: `voting function NAME ...`
 _CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload([PRELOAD])  # read when the host first starts
 
 
 class ForkedProcess:
@@ -86,7 +87,6 @@ async def fork_command(argv: list[str], env: dict[str, str], log_path: Path) -> 
     """Run `python -m voting function ...` as a child of the host, instead of exec'ing it."""
     if argv[: len(FUNCTION)] != FUNCTION:
         raise ValueError(f"only `voting function` commands can be forked, not {argv!r}")
-    _CONTEXT.set_forkserver_preload([PRELOAD])
     process = _CONTEXT.Process(
         target=_run,
         args=(argv[len(FUNCTION) :], env, str(log_path)),
