@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,14 @@ from tests.e2e.local_system import (
     start_local_system,
     stop_local_system,
 )
+from tests.support.rollout import SPEED_INDEPENDENT_GATES
 from tests.support.waiting import binomial_tolerance, wait_until
 
 pytestmark = pytest.mark.e2e
 
-FAST = RolloutSpec(interval=6.0, min_requests=5, max_inconclusive=2)
+# 6 s: Prometheus (1 s scrapes) needs a few samples in the window for rate() and the p99;
+# a 4 s window read "no data" for the p99 in a real run.
+FAST = RolloutSpec(interval=6.0, min_requests=5, max_inconclusive=3, gates=SPEED_INDEPENDENT_GATES)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +130,7 @@ def test_without_traffic_a_canary_is_aborted_as_inconclusive_never_promoted(
     system: LocalSystem,
 ) -> None:
     system.step("canary")
-    outcome, _ = run_rollout(system, FAST, rate=None)
+    outcome, _ = run_rollout(system, replace(FAST, max_inconclusive=2), rate=None)
     assert outcome.state == ABORTED
     assert "inconclusive" in outcome.reason
     assert system.status()["step"]["name"] == "lock-down"
@@ -136,7 +140,21 @@ def test_without_traffic_a_canary_is_aborted_as_inconclusive_never_promoted(
 # `voting rollout` as a real process, killed on the way: its lease runs out and status says
 # `controller-lost`; `--resume` promotes from where it was, `--rollback` goes back to 1.x.
 # A 3 s interval keeps these short (lease 6 s); every wait is on a condition, with a deadline.
-LEASED_SPEC = "interval: 3s\nweights: [10, 50, 100]\nminRequests: 5\nmaxInconclusive: 6\n"
+LEASED_SPEC = "\n".join(
+    [
+        "interval: 3s",
+        "weights: [10, 50, 100]",
+        "minRequests: 5",
+        "maxInconclusive: 6",
+        "gates:",
+        *(
+            f"  - {{name: {g.name}, query: {g.query}, "
+            + (f"min: {g.min}}}" if g.min is not None else f"max: {g.max}}}")
+            for g in SPEED_INDEPENDENT_GATES
+        ),
+        "",
+    ]
+)
 
 
 def start_cli_rollout(system: LocalSystem, tmp_path: Path) -> subprocess.Popen[str]:

@@ -39,6 +39,7 @@ from observer.widgets.rollout import RolloutPanel
 from rollout.spec import RolloutSpec
 from tests.observer.conftest import REPO, VOTING
 from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
+from tests.support.rollout import SPEED_INDEPENDENT_GATES
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
@@ -66,12 +67,21 @@ class RolloutSource(FixedSource):
 
 
 async def wait_for(
-    pilot: Any, condition: Callable[[], bool], timeout: float = 30, what: str = ""
+    pilot: Any,
+    condition: Callable[[], bool],
+    timeout: float = 30,
+    what: str = "",
+    shown: Callable[[], str] | None = None,
 ) -> None:
-    """Let the app run until `condition()` holds (polled: a busy machine only slows it)."""
+    """Let the app run until `condition()` holds (polled: a busy machine only slows it).
+
+    `shown` gives what the screen showed when the deadline passed, for the failure message.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        if time.monotonic() >= deadline:
+            seen = f"\n--- shown at the deadline ---\n{shown()}" if shown is not None else ""
+            raise AssertionError(f"not within {timeout}s: {what}{seen}")
         await pilot.pause(0.05)
 
 
@@ -482,7 +492,13 @@ class TestRolloutOnTheLocalSystem:
     async def test_the_rollout_key_with_demo_traffic_moves_the_weight_on_the_panel(
         self, rollout_system: Path
     ) -> None:
-        spec = RolloutSpec(weights=(10, 50, 100), interval=5.0, min_requests=5, max_inconclusive=3)
+        spec = RolloutSpec(
+            weights=(10, 50, 100),
+            interval=5.0,
+            min_requests=5,
+            max_inconclusive=5,
+            gates=SPEED_INDEPENDENT_GATES,  # the subject is the key and the panel
+        )
         source = LocalSource(rollout_system, window="5s")
         app = ObserverApp(source, refresh_s=0.5, rollout_spec=spec)
         try:
@@ -492,8 +508,9 @@ class TestRolloutOnTheLocalSystem:
                 await pilot.press("R")
                 assert isinstance(app.screen, ConfirmRollout)
                 await pilot.press("y")
-                await wait_for(pilot, lambda: "weight 10%" in panel(app), 60, "weight 10%")
-                await wait_for(pilot, lambda: "weight 50%" in panel(app), 60, "weight 50%")
+                seen = lambda: f"{panel(app)}\n" + "\n".join(messages(app)[-12:])  # noqa: E731
+                await wait_for(pilot, lambda: "weight 10%" in panel(app), 60, "weight 10%", seen)
+                await wait_for(pilot, lambda: "weight 50%" in panel(app), 90, "weight 50%", seen)
                 text = panel(app)
                 assert "10% ✓ → 50% ● → 100%" in text
                 assert "  10%  ✓✓✓✓  pass" in text
