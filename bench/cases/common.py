@@ -50,7 +50,7 @@ class Durations:
         if quick:
             # a smoke run (CI): every case and row, each load for the shortest wrk allows
             return cls(
-                warmup=1, saturate=1, rate=1, small=10**3, large=10**5, samples=300, observe=5
+                warmup=1, saturate=1, rate=1, small=10**3, large=2 * 10**4, samples=300, observe=5
             )
         return cls(
             warmup=5, saturate=10, rate=10, small=10**3, large=10**6, samples=2000, observe=60

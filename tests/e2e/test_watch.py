@@ -136,7 +136,7 @@ def test_an_edited_canary_weight_shows_in_the_observed_share(
             return any(r["weight"] == 50 for s in services for r in s["routes"])
 
         assert wait_for(split_in_force, LIVE_S), watched.status()["services"]
-        seen = traffic(watched, TrafficPlan(url=watched.url, rate=20, duration=15))
+        seen = traffic(watched, TrafficPlan(url=watched.url, rate=40, duration=8))  # ~320 draws
         samples = query(watched, "request_share", ("voting-app",), seen.window())
         by_version = {s.labels["destination_version"]: s.value for s in samples}
         # Each request draws its version: a binomial share of the requests answered.
