@@ -20,6 +20,21 @@ from mesh.model.fields import (
     parse_duration,
     string_match,
 )
+from mesh.model.http_actions import (
+    DIRECT_RESPONSE_SCHEMA,
+    HEADERS_SCHEMA,
+    REDIRECT_SCHEMA,
+    REWRITE_SCHEMA,
+    DirectResponse,
+    HeaderOperations,
+    Redirect,
+    Rewrite,
+    check_rule_conflicts,
+    parse_direct_response,
+    parse_headers,
+    parse_redirect,
+    parse_rewrite,
+)
 
 SCHEMA = {
     "spec": {
@@ -50,8 +65,13 @@ SCHEMA = {
                     {
                         "destination": {"host": LEAF, "subset": LEAF, "port": {"number": LEAF}},
                         "weight": LEAF,
+                        "headers": HEADERS_SCHEMA,
                     }
                 ],
+                "headers": HEADERS_SCHEMA,
+                "rewrite": REWRITE_SCHEMA,
+                "redirect": REDIRECT_SCHEMA,
+                "directResponse": DIRECT_RESPONSE_SCHEMA,
                 "timeout": LEAF,
                 "retries": {"attempts": LEAF, "perTryTimeout": LEAF, "retryOn": LEAF},
                 "fault": {
@@ -120,6 +140,7 @@ class Destination:
     subset: str | None
     port: int | None
     weight: int
+    headers: HeaderOperations | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,10 @@ class HTTPRoute:
     timeout: float | None = None
     retries: Retries | None = None
     fault: Fault | None = None
+    headers: HeaderOperations | None = None
+    rewrite: Rewrite | None = None
+    redirect: Redirect | None = None
+    direct_response: DirectResponse | None = None
 
 
 @dataclass(frozen=True)
@@ -214,8 +239,7 @@ def parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> Vi
             for i, entry in enumerate(rule.get("match") or [])
         ]
         routes = rule.get("route") or []
-        if not routes:
-            raise InvalidResource(f"{where}: a route needs at least one destination")
+        check_rule_conflicts(rule, where)
         destinations = tuple(
             Destination(
                 host=r["destination"]["host"],
@@ -223,8 +247,9 @@ def parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> Vi
                 port=(r["destination"].get("port") or {}).get("number"),
                 # route.go: a single destination takes all traffic, whatever its weight says
                 weight=100 if len(routes) == 1 else int(r.get("weight", 0)),
+                headers=parse_headers(r.get("headers"), f"{where}.route[{i}].headers"),
             )
-            for r in routes
+            for i, r in enumerate(routes)
         )
         # validation.go validateHTTPRouteDestinations / validateWeight: weights are relative,
         # none negative, and only several destinations that all weigh 0 are refused.
@@ -262,6 +287,16 @@ def parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> Vi
                 timeout=parse_duration(rule["timeout"], where) if "timeout" in rule else None,
                 retries=retries,
                 fault=fault,
+                headers=parse_headers(rule.get("headers"), f"{where}.headers"),
+                rewrite=parse_rewrite(rule.get("rewrite"), f"{where}.rewrite"),
+                redirect=parse_redirect(
+                    rule.get("redirect"),
+                    f"{where}.redirect",
+                    [m.uri.kind if m.uri else None for m in matches],
+                ),
+                direct_response=parse_direct_response(
+                    rule.get("directResponse"), f"{where}.directResponse"
+                ),
             )
         )
     return VirtualService(

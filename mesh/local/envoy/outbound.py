@@ -23,6 +23,12 @@ from mesh.local.envoy.common import (
     version_tag,
 )
 from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
+from mesh.local.envoy.http_actions import (
+    MAX_DIRECT_RESPONSE_BODY_BYTES,
+    direct_response_action,
+    redirect_action,
+    rewrite_fields,
+)
 from mesh.local.envoy.retries import retry_policy
 from mesh.local.envoy.traffic_policy import apply_traffic_policy
 from mesh.local.topology import Pod
@@ -181,13 +187,16 @@ class OutboundBuilder:
         for dest in rule.destinations:
             if not single and dest.weight == 0:
                 continue
+            # processWeightedDestination: a destination's headers go on its cluster weights
+            # (a single destination's go on the route: processDestination, in routes()).
+            own = {} if single else _destination_header_fields(dest)
             clusters = self.destination_clusters(dest)
             total = sum(w for _, w in clusters)
             for name, share in clusters:
                 weight = (100 if single else dest.weight) * share * 1000 // total
                 aborted = round(weight * abort / 100)
                 if weight - aborted > 0:
-                    weighted.append({"name": name, "weight": weight - aborted})
+                    weighted.append({"name": name, "weight": weight - aborted, **own})
                 if aborted > 0:
                     assert rule.fault is not None
                     status = rule.fault.abort_status
@@ -203,19 +212,42 @@ class OutboundBuilder:
                         }
                     )
         action: dict[str, Any] = {"timeout": f"{rule.timeout:.3f}s" if rule.timeout else "0s"}
-        if len(weighted) == 1 and "request_headers_to_add" not in weighted[0]:
+        if len(weighted) == 1 and set(weighted[0]) == {"name", "weight"}:
             action["cluster"] = weighted[0]["name"]
         else:
             action["weighted_clusters"] = {"clusters": weighted}
+        authority = rule.headers.authority if rule.headers else None
+        if authority is None and single and rule.destinations[0].headers is not None:
+            authority = rule.destinations[0].headers.authority  # processDestination
+        action.update(rewrite_fields(rule.rewrite, authority))
         retry = retry_policy(rule)
         if retry:
             action["retry_policy"] = retry
         return {"route": action}
 
-    def routes(self, rules: list[tuple[HTTPRoute, list[HTTPMatch | None]]]) -> list[dict[str, Any]]:
+    def rule_fields(self, rule: HTTPRoute, port: int | None) -> dict[str, Any]:
+        """route.go TranslateRoute: redirect, else direct response, else the route; then the
+        rule's header operations, and a single destination's after them."""
+        if rule.redirect is not None:
+            fields = redirect_action(rule.redirect, port)
+        elif rule.direct_response is not None:
+            fields = direct_response_action(rule.direct_response)
+        else:
+            fields = self.route_action(rule)
+        headers = rule.headers.envoy() if rule.headers else {}
+        if "route" in fields and len(rule.destinations) == 1:
+            for key, value in _destination_header_fields(rule.destinations[0]).items():
+                if key != "host_rewrite_literal":
+                    headers[key] = headers.get(key, []) + value
+        return {**fields, **headers}
+
+    def routes(
+        self, rules: list[tuple[HTTPRoute, list[HTTPMatch | None]]], port: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The Envoy routes of `rules` for a listener on `port` (a redirect's derived port)."""
         result = []
         for index, (rule, matches) in enumerate(rules):
-            action = self.route_action(rule)
+            action = self.rule_fields(rule, port)
             fault = fault_config(rule)
             for match in matches:
                 name = rule.name or f"rule-{index}"
@@ -228,6 +260,16 @@ class OutboundBuilder:
                     entry["typed_per_filter_config"] = {"envoy.filters.http.fault": fault}
                 result.append(entry)
         return result
+
+
+def _destination_header_fields(dest: Destination) -> dict[str, Any]:
+    """A destination's `headers` as the fields of its cluster weight (or of the route)."""
+    if dest.headers is None:
+        return {}
+    fields = dest.headers.envoy()
+    if dest.headers.authority:
+        fields["host_rewrite_literal"] = dest.headers.authority
+    return fields
 
 
 def _domains(service: str, namespace: str, port: int) -> list[str]:
@@ -255,13 +297,14 @@ def compile_outbound_routes(
             {
                 "name": f"{service.name}.{resources.namespace}.svc.cluster.local:{port}",
                 "domains": _domains(service.name, resources.namespace, port),
-                "routes": builder.routes(rules),
+                "routes": builder.routes(rules, port),
             }
         )
     return {
         "@type": T_ROUTE,
         "name": "outbound",
         "virtual_hosts": virtual_hosts,
+        "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BODY_BYTES,
         "response_headers_to_remove": [LOCAL_REPLY_HEADER],
         "request_headers_to_add": [
             {

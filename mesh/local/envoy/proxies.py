@@ -14,6 +14,7 @@ from mesh.local.envoy.common import (
     rds,
 )
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
+from mesh.local.envoy.http_actions import MAX_DIRECT_RESPONSE_BODY_BYTES
 from mesh.local.envoy.inbound import compile_inbound
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
@@ -77,19 +78,20 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             domains = ["*"] if "*" in hosts else [*hosts, *(f"{h}:*" for h in hosts)]
             same = next((v for v in virtual_hosts if v["domains"] == domains), None)
             if same is not None:  # one virtual host per host: later VirtualServices' routes follow
-                same["routes"].extend(builder.routes(rules))
+                same["routes"].extend(builder.routes(rules, server_port))
                 continue
             virtual_hosts.append(
                 {
                     "name": f"{gw.name}/{vs.name}",
                     "domains": domains,
-                    "routes": builder.routes(rules),
+                    "routes": builder.routes(rules, server_port),
                 }
             )
     route = {
         "@type": T_ROUTE,
         "name": "ingress",
         "virtual_hosts": virtual_hosts,
+        "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BODY_BYTES,
         "response_headers_to_remove": [LOCAL_REPLY_HEADER],
         "request_headers_to_add": [
             {

@@ -93,6 +93,7 @@ class Answer:
     app_version: str | None
     analytics_version: str | None
     body: str
+    headers: dict[str, str] = field(default_factory=dict)  # the response's, names lowercased
 
 
 async def _fetch(
@@ -108,7 +109,12 @@ async def _fetch(
         return match.group(1) if match else None
 
     return Answer(
-        response.status, elapsed, first(APP_VERSION), first(ANALYTICS_VERSION), body[:300]
+        response.status,
+        elapsed,
+        first(APP_VERSION),
+        first(ANALYTICS_VERSION),
+        body[:300],
+        {k.lower(): v for k, v in response.headers.items()},
     )
 
 
