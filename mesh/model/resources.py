@@ -183,6 +183,7 @@ def _parse(
                 continue  # a live object the local model cannot read: not reported on
     if check_references:
         _check_references(result)
+        _check_mirrors(result)
     return result
 
 
@@ -264,7 +265,7 @@ def dangling_destinations(
     found = []
     for vs in resources.virtual_services:
         for rule in vs.http:
-            for dest in rule.destinations:
+            for dest in (*rule.destinations, *(m.destination for m in rule.mirrors)):
                 if resources.service(dest.host) is None:
                     found.append((vs, dest, "host"))
                     continue
@@ -272,6 +273,27 @@ def dangling_destinations(
                 if dest.subset and (rule_ is None or rule_.subset(dest.subset) is None):
                     found.append((vs, dest, "subset"))
     return found
+
+
+def _check_mirrors(resources: MeshResources) -> None:
+    """A mirror goes to one cluster (route.go TranslateRequestMirrorPolicy); the local mesh keeps
+    one cluster per version, so a mirror to several versions must name a subset."""
+    for vs in resources.virtual_services:
+        for rule in vs.http:
+            for mirror in rule.mirrors:
+                dest = mirror.destination
+                service = resources.service(dest.host)
+                if dest.subset or service is None:
+                    continue
+                versions = sorted(
+                    {w.version for w in resources.workloads if service.selects(dict(w.labels))}
+                )
+                if len(versions) > 1:
+                    raise InvalidResource(
+                        f"VirtualService {vs.name}: mirror to {dest.host} reaches versions "
+                        f"{', '.join(versions)}: name a subset (the local mesh keeps one "
+                        "cluster per version, and a mirror goes to one cluster)"
+                    )
 
 
 def _check_references(resources: MeshResources) -> None:

@@ -36,6 +36,7 @@ from mesh.model.http_actions import (
     parse_rewrite,
 )
 
+DESTINATION_SCHEMA = {"host": LEAF, "subset": LEAF, "port": {"number": LEAF}}
 SCHEMA = {
     "spec": {
         "hosts": LEAF,
@@ -63,12 +64,16 @@ SCHEMA = {
                 ],
                 "route": [
                     {
-                        "destination": {"host": LEAF, "subset": LEAF, "port": {"number": LEAF}},
+                        "destination": DESTINATION_SCHEMA,
                         "weight": LEAF,
                         "headers": HEADERS_SCHEMA,
                     }
                 ],
                 "headers": HEADERS_SCHEMA,
+                "mirror": DESTINATION_SCHEMA,
+                "mirrorPercentage": {"value": LEAF},
+                "mirrorPercent": LEAF,
+                "mirrors": [{"destination": DESTINATION_SCHEMA, "percentage": {"value": LEAF}}],
                 "rewrite": REWRITE_SCHEMA,
                 "redirect": REDIRECT_SCHEMA,
                 "directResponse": DIRECT_RESPONSE_SCHEMA,
@@ -144,6 +149,71 @@ class Destination:
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """A copy of each request (a `percent` share of them) sent to `destination`, its answer
+    dropped (route.go applyHTTPRouteDestination: `mirror` with `mirrorPercentage`, or each of
+    `mirrors`). `fraction` is Envoy's: per MILLION for a percentage, per HUNDRED for the
+    deprecated integer `mirrorPercent` and the 100 % default (route.go MirrorPercent)."""
+
+    destination: Destination
+    numerator: int
+    denominator: str  # "MILLION" or "HUNDRED"
+
+    @property
+    def percent(self) -> float:
+        return self.numerator / (10_000 if self.denominator == "MILLION" else 1)
+
+
+def _mirror_destination(data: Any, where: str) -> Destination:
+    if not isinstance(data, dict) or not data.get("host"):
+        raise InvalidResource(f"{where}: a mirror destination needs a host")
+    port = (data.get("port") or {}).get("number")
+    return Destination(host=data["host"], subset=data.get("subset"), port=port, weight=100)
+
+
+def _percentage(data: Any, where: str) -> float:
+    value = (data or {}).get("value", 0)
+    if not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise InvalidResource(f"{where}: must be between 0 and 100 (it has {value!r})")
+    return float(value)
+
+
+def parse_mirrors(rule: dict[str, Any], where: str) -> tuple[Mirror, ...]:
+    """virtualservice.go validateHTTPRoute / validateHTTPMirrors; route.go MirrorPercent and
+    MirrorPercentByPolicy: absent means 100 %, an explicit 0 mirrors nothing."""
+    single, several = rule.get("mirror"), rule.get("mirrors")
+    if single is not None and several:
+        raise InvalidResource(f"{where}: HTTP route cannot contain both mirror and mirrors")
+    if single is None and ("mirrorPercentage" in rule or "mirrorPercent" in rule):
+        field = "mirrorPercentage" if "mirrorPercentage" in rule else "mirrorPercent"
+        raise InvalidResource(f"{where}.{field}: is for `mirror`, which this rule does not have")
+    found = []
+    if single is not None:
+        dest = _mirror_destination(single, f"{where}.mirror")
+        if "mirrorPercentage" in rule:
+            percent = _percentage(rule["mirrorPercentage"], f"{where}.mirrorPercentage")
+            found.append(Mirror(dest, round(percent * 10_000), "MILLION"))
+        elif "mirrorPercent" in rule:
+            whole = rule["mirrorPercent"]
+            if not isinstance(whole, int) or not 0 <= whole <= 100:
+                raise InvalidResource(f"{where}.mirrorPercent: must be 0-100 (it has {whole!r})")
+            found.append(Mirror(dest, whole, "HUNDRED"))
+        else:
+            found.append(Mirror(dest, 100, "HUNDRED"))
+    for index, entry in enumerate(several or []):
+        at = f"{where}.mirrors[{index}]"
+        if not isinstance(entry, dict) or entry.get("destination") is None:
+            raise InvalidResource(f"{at}: destination is required for mirrors")
+        dest = _mirror_destination(entry["destination"], f"{at}.destination")
+        if "percentage" in entry:
+            percent = _percentage(entry["percentage"], f"{at}.percentage")
+            found.append(Mirror(dest, round(percent * 10_000), "MILLION"))
+        else:
+            found.append(Mirror(dest, 100, "HUNDRED"))
+    return tuple(m for m in found if m.numerator > 0)
+
+
+@dataclass(frozen=True)
 class Fault:
     abort_percent: float = 0.0
     abort_status: int = 503
@@ -169,6 +239,7 @@ class HTTPRoute:
     retries: Retries | None = None
     fault: Fault | None = None
     headers: HeaderOperations | None = None
+    mirrors: tuple[Mirror, ...] = ()
     rewrite: Rewrite | None = None
     redirect: Redirect | None = None
     direct_response: DirectResponse | None = None
@@ -288,6 +359,7 @@ def parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> Vi
                 retries=retries,
                 fault=fault,
                 headers=parse_headers(rule.get("headers"), f"{where}.headers"),
+                mirrors=parse_mirrors(rule, where),
                 rewrite=parse_rewrite(rule.get("rewrite"), f"{where}.rewrite"),
                 redirect=parse_redirect(
                     rule.get("redirect"),

@@ -219,17 +219,34 @@ def match_text(match: dict[str, Any]) -> str:
     return " ".join([text, *conditions])
 
 
+_PER = {"HUNDRED": 1, "TEN_THOUSAND": 100, "MILLION": 10_000}  # FractionalPercent → percent
+
+
 def action_text(route: dict[str, Any]) -> str:
+    """What a route does, in a line: where it sends requests (and copies), or what it answers."""
     if "direct_response" in route:
         return f"direct {route['direct_response'].get('status')}"
     if "redirect" in route:
-        return "redirect"
+        redirect = route["redirect"]
+        target = redirect.get("path_redirect") or redirect.get("prefix_rewrite", "")
+        code = redirect.get("response_code", "MOVED_PERMANENTLY")  # the dump omits the default
+        return f"redirect {code} {target}".rstrip()
     action = route.get("route", {})
     if "cluster" in action:
-        return action["cluster"]
-    clusters = action.get("weighted_clusters", {}).get("clusters", [])
-    total = sum(int(c.get("weight", 0)) for c in clusters) or 1
-    return ", ".join(f"{c['name']} {int(c.get('weight', 0)) * 100 / total:g}%" for c in clusters)
+        text = action["cluster"]
+    else:
+        clusters = action.get("weighted_clusters", {}).get("clusters", [])
+        total = sum(int(c.get("weight", 0)) for c in clusters) or 1
+        text = ", ".join(
+            f"{c['name']} {int(c.get('weight', 0)) * 100 / total:g}%" for c in clusters
+        )
+    if "prefix_rewrite" in action:
+        text = f"rewrite to {action['prefix_rewrite']} → {text}"
+    for mirror in action.get("request_mirror_policies", []):
+        fraction = mirror.get("runtime_fraction", {}).get("default_value", {})
+        per = _PER.get(fraction.get("denominator", "HUNDRED"), 1)
+        text += f" + mirror {mirror['cluster']} {int(fraction.get('numerator', 0)) / per:g}%"
+    return text
 
 
 def _domains_text(domains: list[str], shown: int = 2) -> str:

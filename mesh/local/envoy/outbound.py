@@ -6,6 +6,7 @@ one cluster per destination subset and endpoint version.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from typing import Any
 
@@ -34,8 +35,10 @@ from mesh.local.envoy.traffic_policy import apply_traffic_policy
 from mesh.local.topology import Pod
 from mesh.model.fields import StringMatch
 from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services, selects
-from mesh.model.virtual_service import Destination, HTTPMatch, HTTPRoute
+from mesh.model.virtual_service import Destination, HTTPMatch, HTTPRoute, Mirror
 from mesh.model.workloads import Service
+
+SHADOW_SUFFIX = "-shadow"  # Envoy's and Istio's mark of a mirrored request's host
 
 
 def string_matcher(match: StringMatch) -> dict[str, Any]:
@@ -223,7 +226,31 @@ class OutboundBuilder:
         retry = retry_policy(rule)
         if retry:
             action["retry_policy"] = retry
+        if rule.mirrors:
+            action["request_mirror_policies"] = [self.mirror_policy(m) for m in rule.mirrors]
         return {"route": action}
+
+    def mirror_policy(self, mirror: Mirror) -> dict[str, Any]:
+        """route.go TranslateRequestMirrorPolicy: one cluster, a runtime fraction, not traced.
+
+        The copies go through a twin of the destination's cluster named `<service>-shadow`,
+        so the telemetry (mesh/local/telemetry.py reads service names from cluster names)
+        counts them apart from served traffic, as Istio's `-shadow` host suffix marks them.
+        """
+        ((name, _),) = self.destination_clusters(mirror.destination)  # one: resources.py
+        service = mirror.destination.host.split(".")[0]
+        shadow = name.replace(f"_{service}_", f"_{service}{SHADOW_SUFFIX}_", 1)
+        if shadow not in self.clusters:
+            twin = copy.deepcopy(self.clusters[name])
+            twin["name"] = twin["load_assignment"]["cluster_name"] = shadow
+            self.clusters[shadow] = twin
+        return {
+            "cluster": shadow,
+            "runtime_fraction": {
+                "default_value": {"numerator": mirror.numerator, "denominator": mirror.denominator}
+            },
+            "trace_sampled": False,
+        }
 
     def rule_fields(self, rule: HTTPRoute, port: int | None) -> dict[str, Any]:
         """route.go TranslateRoute: redirect, else direct response, else the route; then the

@@ -187,6 +187,24 @@ def envoy_routes(system: LocalSystem, proxy: str = "ingress") -> dict[str, dict[
     }
 
 
+def workload_requests(system: LocalSystem, workload: str, counter: str) -> int:
+    """`counter` summed over every stat that ends with it, on every pod of `workload`
+    (`voting-app-1-0`), the admin listener's own left out."""
+    pods = [pod for w in system.status()["workloads"] if w["name"] == workload for pod in w["pods"]]
+    assert pods, f"no pods of {workload}"
+    total = 0
+    for pod in pods:
+        stats = fetch_json(int(pod["admin_port"]), "/stats?format=json")["stats"]
+        total += sum(
+            int(s["value"])
+            for s in stats
+            if "value" in s
+            and s["name"].endswith(counter)
+            and not s["name"].startswith("http.admin.")
+        )
+    return total
+
+
 def envoy_counters(system: LocalSystem, contains: str, proxy: str = "ingress") -> dict[str, int]:
     """The counters of one Envoy's admin `/stats` whose names contain `contains`."""
     status = system.status()

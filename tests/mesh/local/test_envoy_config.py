@@ -60,11 +60,11 @@ class TestStrictParsing:
     def test_an_unimplemented_istio_feature_is_refused_not_ignored(
         self, rendered: dict[str, Any]
     ) -> None:
-        def mirror(spec: dict[str, Any]) -> None:
-            spec["http"][0]["mirror"] = {"host": "voting-app"}
+        def delegate(spec: dict[str, Any]) -> None:
+            spec["http"][0]["delegate"] = {"name": "voting-app-routes"}
 
-        with pytest.raises(UnsupportedField, match=r"spec\.http\[0\]\.mirror"):
-            parse_resources(with_virtual_service(rendered["canary"], "voting-app", mirror))
+        with pytest.raises(UnsupportedField, match=r"spec\.http\[0\]\.delegate"):
+            parse_resources(with_virtual_service(rendered["canary"], "voting-app", delegate))
 
     def test_a_route_to_an_undefined_subset_is_refused(self, rendered: dict[str, Any]) -> None:
         def unknown_subset(spec: dict[str, Any]) -> None:
