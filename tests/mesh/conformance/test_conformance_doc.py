@@ -29,7 +29,10 @@ def test_every_kind_the_model_runs_lists_its_fields():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("corsPolicy", {"allowOrigins": [{"exact": "x"}]}), ("delegate", {"name": "voting-app-routes"})],
+    [
+        ("corsPolicy", {"allowOrigins": [{"exact": "x"}]}),
+        ("delegate", {"name": "voting-app-routes"}),
+    ],
 )
 def test_a_field_the_page_calls_rejected_is_refused_by_the_parser(field, value):
     rows = dict(conformance.verdicts("VirtualService"))
