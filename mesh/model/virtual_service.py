@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mesh.model.cors import CORS_SCHEMA, CorsPolicy, parse_cors
 from mesh.model.errors import InvalidResource
 from mesh.model.fields import (
     LEAF,
@@ -75,6 +76,7 @@ SCHEMA = {
                 "mirrorPercent": LEAF,
                 "mirrors": [{"destination": DESTINATION_SCHEMA, "percentage": {"value": LEAF}}],
                 "rewrite": REWRITE_SCHEMA,
+                "corsPolicy": CORS_SCHEMA,
                 "redirect": REDIRECT_SCHEMA,
                 "directResponse": DIRECT_RESPONSE_SCHEMA,
                 "timeout": LEAF,
@@ -241,6 +243,7 @@ class HTTPRoute:
     headers: HeaderOperations | None = None
     mirrors: tuple[Mirror, ...] = ()
     rewrite: Rewrite | None = None
+    cors: CorsPolicy | None = None
     redirect: Redirect | None = None
     direct_response: DirectResponse | None = None
 
@@ -361,6 +364,7 @@ def parse_virtual_service(name: str, spec: dict[str, Any], namespace: str) -> Vi
                 headers=parse_headers(rule.get("headers"), f"{where}.headers"),
                 mirrors=parse_mirrors(rule, where),
                 rewrite=parse_rewrite(rule.get("rewrite"), f"{where}.rewrite"),
+                cors=parse_cors(rule.get("corsPolicy"), f"{where}.corsPolicy"),
                 redirect=parse_redirect(
                     rule.get("redirect"),
                     f"{where}.redirect",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from mesh.model.cors import CorsPolicy
 from mesh.model.http_actions import DirectResponse, Redirect, Rewrite
 
 # route.go DefaultMaxDirectResponseBodySizeBytes: istiod raises Envoy's 4 KB default to 1 MB.
@@ -74,3 +75,38 @@ def rewrite_fields(rewrite: Rewrite | None, authority: str | None) -> dict[str, 
     if authority:
         fields["host_rewrite_literal"] = authority
     return fields
+
+
+T_CORS = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy"
+# listener_builder.go: every HTTP filter chain has the CORS filter after the fault filter;
+# without a route's policy it does nothing.
+CORS_FILTER = {
+    "name": "envoy.filters.http.cors",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"},
+}
+
+
+def cors_config(policy: CorsPolicy) -> dict[str, Any]:
+    """route.go TranslateCORSPolicy: origins as string matchers, lists joined by commas, maxAge
+    in seconds, always enabled, unmatched preflights forwarded unless IGNORE."""
+    config: dict[str, Any] = {
+        "@type": T_CORS,
+        "allow_origin_string_match": [
+            {"safe_regex": {"regex": o.value}} if o.kind == "regex" else {o.kind: o.value}
+            for o in policy.allow_origins
+        ],
+        "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+        "forward_not_matching_preflights": policy.unmatched_preflights != "IGNORE",
+    }
+    for key, values in (
+        ("allow_methods", policy.allow_methods),
+        ("allow_headers", policy.allow_headers),
+        ("expose_headers", policy.expose_headers),
+    ):
+        if values:
+            config[key] = ",".join(values)
+    if policy.max_age_s is not None:
+        config["max_age"] = str(policy.max_age_s)
+    if policy.allow_credentials is not None:
+        config["allow_credentials"] = policy.allow_credentials
+    return config

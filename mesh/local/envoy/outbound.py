@@ -25,7 +25,9 @@ from mesh.local.envoy.common import (
 )
 from mesh.local.envoy.faults import ABORT_HEADER, abort_cluster, fault_config
 from mesh.local.envoy.http_actions import (
+    CORS_FILTER,
     MAX_DIRECT_RESPONSE_BODY_BYTES,
+    cors_config,
     direct_response_action,
     redirect_action,
     rewrite_fields,
@@ -283,8 +285,13 @@ class OutboundBuilder:
                 entry: dict[str, Any] = {"name": name, "match": route_match(match), **action}
                 if match is not None and match.stat_prefix:
                     entry["stat_prefix"] = match.stat_prefix
+                per_filter = {}
                 if fault and "route" in action:
-                    entry["typed_per_filter_config"] = {"envoy.filters.http.fault": fault}
+                    per_filter["envoy.filters.http.fault"] = fault
+                if rule.cors is not None:  # route.go TranslateRoute: whatever the action
+                    per_filter[CORS_FILTER["name"]] = cors_config(rule.cors)
+                if per_filter:
+                    entry["typed_per_filter_config"] = per_filter
                 result.append(entry)
         return result
 

@@ -14,7 +14,7 @@ from mesh.local.envoy.common import (
     rds,
 )
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
-from mesh.local.envoy.http_actions import MAX_DIRECT_RESPONSE_BODY_BYTES
+from mesh.local.envoy.http_actions import CORS_FILTER, MAX_DIRECT_RESPONSE_BODY_BYTES
 from mesh.local.envoy.inbound import compile_inbound
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
@@ -35,7 +35,7 @@ def compile_sidecar(view: MeshView, pod: Pod, config_dir: str) -> ProxyConfig:
                     hcm(
                         "outbound",
                         rds("outbound", f"{config_dir}/rds.json", config_dir),
-                        [FAULT_FILTER],
+                        [FAULT_FILTER, CORS_FILTER],
                     )
                 ]
             }
@@ -110,7 +110,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
                     hcm(
                         "ingress",
                         rds("ingress", f"{config_dir}/rds.json", config_dir),
-                        [*authz, FAULT_FILTER],
+                        [*authz, FAULT_FILTER, CORS_FILTER],
                     )
                 ]
             }

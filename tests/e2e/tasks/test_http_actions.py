@@ -5,7 +5,8 @@ Checks pilot/pkg/networking/core/route/route.go as the local mesh compiles it
 directResponse answers at the ingress without calling the app (ApplyDirectResponse), a
 redirect answers 302 with its Location (ApplyRedirect), rewrite.uri serves /v1/ as /
 (prefix_rewrite), and destination-level response headers name the version that answered
-(processDestination) while a rule-level remove drops the gateway's own header.
+(processDestination) while a rule-level remove drops the gateway's own header, and the
+corsPolicy answers an allowed origin's preflight at the gateway (TranslateCORSPolicy).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 TASK = "http-actions"
 TASK_FILE = "virtual-service-voting-app-http-actions.yaml"
+ORIGIN = "https://vote.example"  # the task's corsPolicy allows it
 PAGES = 12
 TIMING = "x-envoy-upstream-service-time"  # added by the gateway's router to every proxied answer
 
@@ -70,6 +72,21 @@ def test_the_gateway_answers_redirects_rewrites_and_labels_the_version_until_del
             (200, "2.0", "2.0")
         }
         assert all(TIMING in a.headers for a in canary)  # only the v1-0 rule removes it
+
+        # CORS (route.go TranslateCORSPolicy): the preflight of an allowed origin is answered
+        # by the gateway's filter; an actual request gets the allow and expose headers.
+        preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        (answer,) = requests(task_system, 1, method="OPTIONS", headers=preflight)
+        assert answer.status == 200, answer
+        assert answer.headers.get("access-control-allow-origin") == ORIGIN, answer.headers
+        assert answer.headers.get("access-control-allow-methods") == "GET,POST"
+        assert answer.headers.get("access-control-max-age") == "86400"
+        (page,) = requests(task_system, 1, headers={"Origin": ORIGIN})
+        assert page.headers.get("access-control-allow-origin") == ORIGIN, page.headers
+        assert page.headers.get("access-control-expose-headers") == "x-voting-version"
+        other = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"}
+        (refused_preflight,) = requests(task_system, 1, method="OPTIONS", headers=other)
+        assert "access-control-allow-origin" not in refused_preflight.headers
 
         # Bad input: a redirect code Envoy has no name for is refused whole, naming the field;
         # what was applied keeps serving.

@@ -30,7 +30,7 @@ def test_every_kind_the_model_runs_lists_its_fields():
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("corsPolicy", {"allowOrigins": [{"exact": "x"}]}),
+        ("mirror_percent", 50),
         ("delegate", {"name": "voting-app-routes"}),
     ],
 )
