@@ -38,8 +38,8 @@ ACTIONS = ("ALLOW", "DENY", "AUDIT", "CUSTOM")
 _SOURCE_FIELDS = {
     "principals": "principals",
     "notPrincipals": "not_principals",
-    "requestPrincipals": None,
-    "notRequestPrincipals": None,
+    "requestPrincipals": "request_principals",
+    "notRequestPrincipals": "not_request_principals",
     "namespaces": "namespaces",
     "notNamespaces": "not_namespaces",
     "serviceAccounts": "service_accounts",
@@ -100,6 +100,8 @@ class Source:
     not_remote_ip_blocks: tuple[str, ...] = ()
     trust_domains: tuple[str, ...] = ()
     not_trust_domains: tuple[str, ...] = ()
+    request_principals: tuple[str, ...] = ()
+    not_request_principals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,22 @@ class RefusedField(UnsupportedField):
 
 
 _NEEDS_REQUEST_AUTHN = (
-    "request principals and request.auth.* come from a JWT validated by a "
-    "RequestAuthentication, which the local mesh does not implement"
+    "request.auth.* conditions are not implemented by the local mesh "
+    "(from.source.requestPrincipals are)"
 )
+
+
+def request_principal_error(value: str) -> str | None:
+    """What the local mesh matches of `<issuer>/<subject>` (mesh/local/envoy/rbac.py): `*`,
+    an exact principal, or every subject of one issuer (`<issuer>/*`)."""
+    if value == "*":
+        return None
+    if "/" not in value:
+        return f"{value!r} is not <issuer>/<subject> (a JWT's iss and sub)"
+    issuer, subject = value.rsplit("/", 1)
+    if "*" in issuer or ("*" in subject and subject != "*"):
+        return f"{value!r}: only `*`, `<issuer>/<subject>` or `<issuer>/*` are matched locally"
+    return None
 
 
 # ---------------------------------------------------------------- parsing
@@ -230,10 +245,12 @@ def _source(raw: dict[str, Any], path: str, check: Checker) -> Source:
             lambda v: "trust domain must not contain '/'" if "/" in v else None,
         )
     for key in ("requestPrincipals", "notRequestPrincipals"):
-        if values[key]:
-            raise RefusedField(
-                check.resource, f"{path}.{key}", _NEEDS_REQUEST_AUTHN, REQUEST_AUTHN_DOCS
-            )
+        for index, value in enumerate(values[key]):
+            error = request_principal_error(value)
+            if error:  # Istio takes any string; what the local mesh cannot match is refused
+                raise RefusedField(
+                    check.resource, f"{path}.{key}[{index}]", error, REQUEST_AUTHN_DOCS
+                )
     return Source(**{attr: values[key] for key, attr in _SOURCE_FIELDS.items() if attr})
 
 

@@ -18,7 +18,6 @@ import importlib
 import typing
 from typing import Any
 
-from mesh.model import authorization
 from mesh.model.fields import LEAF
 from mesh.model.kinds import (
     GATEWAY_API_DOCS,
@@ -36,6 +35,7 @@ MODELS = {
     "Gateway": "cloudcoil.models.istio.networking.v1",
     "PeerAuthentication": "cloudcoil.models.istio.security.v1",
     "AuthorizationPolicy": "cloudcoil.models.istio.security.v1",
+    "RequestAuthentication": "cloudcoil.models.istio.security.v1",
 }
 
 REFUSED_VALUES = {
@@ -45,12 +45,11 @@ REFUSED_VALUES = {
         "spec.provider": "refused: CUSTOM is not run locally",
         "spec.targetRef": "refused: workloads are selected with spec.selector",
         "spec.targetRefs": "refused: workloads are selected with spec.selector",
-        "spec.rules[].when[].key": "request.auth.* (needs RequestAuthentication) and "
-        "experimental.envoy.filters.* are refused",
+        "spec.rules[].when[].key": "request.auth.* and experimental.envoy.filters.* are refused",
         **{
-            f"spec.rules[].from[].source.{name}": "refused: RequestAuthentication is not run locally"
-            for name, attr in authorization._SOURCE_FIELDS.items()
-            if attr is None
+            f"spec.rules[].from[].source.{name}": "`*`, `<iss>/<sub>` and `<iss>/*`, matched on "
+            "the validated JWT's iss and sub; other wildcards refused"
+            for name in ("requestPrincipals", "notRequestPrincipals")
         },
     },
     "DestinationRule": {
@@ -176,7 +175,7 @@ def render() -> str:
     lines += [
         "",
         "Namespaces: the application namespace (`voting`) and the root namespace "
-        "`istio-system` (mesh-wide PeerAuthentication and AuthorizationPolicy, the ingress "
+        "`istio-system` (mesh-wide PeerAuthentication, AuthorizationPolicy and RequestAuthentication, the ingress "
         "gateway's policies and Gateways); a document of any other namespace is rejected. "
         "The annotation `istio.io/dry-run` on an AuthorizationPolicy is honoured (shadow "
         "rules).",

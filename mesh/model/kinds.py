@@ -20,6 +20,7 @@ IMPLEMENTED = {
     "Gateway": f"{DOCS}/networking/gateway/",
     "PeerAuthentication": f"{DOCS}/security/peer_authentication/",
     "AuthorizationPolicy": f"{DOCS}/security/authorization-policy/",
+    "RequestAuthentication": f"{DOCS}/security/request_authentication/",
 }
 """Istio kinds the local mesh compiles, with their reference pages."""
 
@@ -30,7 +31,6 @@ NOT_IMPLEMENTED = {
     "WorkloadEntry": f"{DOCS}/networking/workload-entry/",
     "WorkloadGroup": f"{DOCS}/networking/workload-group/",
     "ProxyConfig": f"{DOCS}/networking/proxy-config/",
-    "RequestAuthentication": f"{DOCS}/security/request_authentication/",
     "Telemetry": f"{DOCS}/telemetry/",
     "WasmPlugin": f"{DOCS}/proxy_extensions/wasm-plugin/",
 }

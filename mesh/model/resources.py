@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.model import destination_rule, gateway, peer_authentication, virtual_service
+from mesh.model import (
+    destination_rule,
+    gateway,
+    peer_authentication,
+    request_authentication,
+    virtual_service,
+)
 from mesh.model.authorization import SCHEMA as AUTHORIZATION_POLICY_SCHEMA
 from mesh.model.authorization import AuthorizationPolicy, parse_authorization_policy
 from mesh.model.destination_rule import DestinationRule, parse_destination_rule
@@ -30,6 +36,10 @@ from mesh.model.kinds import (
     is_istio,
 )
 from mesh.model.peer_authentication import PeerAuthentication, parse_peer_authentication
+from mesh.model.request_authentication import (
+    RequestAuthentication,
+    parse_request_authentication,
+)
 from mesh.model.virtual_service import Destination, VirtualService, parse_virtual_service
 from mesh.model.workloads import Service, ServicePort, Workload, decode_secret, parse_env
 
@@ -39,6 +49,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "PeerAuthentication": peer_authentication.SCHEMA,
     "AuthorizationPolicy": AUTHORIZATION_POLICY_SCHEMA,
     "Gateway": gateway.SCHEMA,
+    "RequestAuthentication": request_authentication.SCHEMA,
 }
 """The strict schema of every Istio kind the local mesh runs."""
 
@@ -55,6 +66,7 @@ class MeshResources:
     peer_authentications: list[PeerAuthentication] = field(default_factory=list)
     authorization_policies: list[AuthorizationPolicy] = field(default_factory=list)
     gateways: list[Gateway] = field(default_factory=list)
+    request_authentications: list[RequestAuthentication] = field(default_factory=list)
 
     def service(self, host: str) -> Service | None:
         return next((s for s in self.services if s.name == short_host(host)), None)
@@ -130,7 +142,7 @@ def _document_namespace(doc: dict[str, Any], app_namespace: str, resource: str) 
     return namespace
 
 
-_ROOT_KINDS = {"PeerAuthentication", "AuthorizationPolicy", "Gateway"}
+_ROOT_KINDS = {"PeerAuthentication", "AuthorizationPolicy", "Gateway", "RequestAuthentication"}
 """Kinds that may live in the root namespace: mesh-wide policies, the ingress gateway's."""
 
 
@@ -252,6 +264,10 @@ def _parse_document(
     elif kind == "AuthorizationPolicy":
         result.authorization_policies.append(
             parse_authorization_policy(name, namespace, meta, spec)
+        )
+    elif kind == "RequestAuthentication":
+        result.request_authentications.append(
+            parse_request_authentication(name, spec, namespace, resource)
         )
     elif kind == "Gateway":
         result.gateways.append(parse_gateway(name, spec, namespace, resource))

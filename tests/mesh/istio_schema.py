@@ -19,6 +19,7 @@ MODELS = {
     ("networking.istio.io/v1", "DestinationRule"): networking.DestinationRule,
     ("security.istio.io/v1", "PeerAuthentication"): security.PeerAuthentication,
     ("security.istio.io/v1", "AuthorizationPolicy"): security.AuthorizationPolicy,
+    ("security.istio.io/v1", "RequestAuthentication"): security.RequestAuthentication,
 }
 
 

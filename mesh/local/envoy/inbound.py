@@ -19,6 +19,7 @@ from mesh.local.envoy.common import (
     tls_certificates,
     version_tag,
 )
+from mesh.local.envoy.jwt import jwt_filters
 from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_WORKLOAD, Pod
 from mesh.model.policy import effective_mtls_mode
@@ -111,7 +112,8 @@ def _inbound_chain(
         }
     )
     # destination.port / to.operation.ports name the container port: here, this listener's.
-    filters = rbac_filters(
+    # jwt_authn before RBAC (istiod's authn, then authz filters)
+    filters = jwt_filters(view.resources, pod.labels, view.resources.namespace) + rbac_filters(
         view.resources,
         pod.labels,
         view.resources.namespace,

@@ -16,6 +16,7 @@ from mesh.local.envoy.common import (
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
 from mesh.local.envoy.http_actions import CORS_FILTER, MAX_DIRECT_RESPONSE_BODY_BYTES
 from mesh.local.envoy.inbound import compile_inbound
+from mesh.local.envoy.jwt import jwt_filters
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
 from mesh.local.topology import INGRESS_NAMESPACE, INGRESS_WORKLOAD, IngressGateway, Pod
@@ -59,6 +60,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
     bound = [g for g in resources.gateways if selects(g.selector, labels)]
     # The Gateway servers' ports are served on the gateway's one local port.
     ports = {server.port: gateway.port for gw in bound for server in gw.servers}
+    authn = jwt_filters(resources, labels, INGRESS_NAMESPACE)  # before RBAC, as istiod orders
     authz = rbac_filters(resources, labels, INGRESS_NAMESPACE, ports)
     virtual_hosts = []
     for gw in bound:
@@ -110,7 +112,7 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
                     hcm(
                         "ingress",
                         rds("ingress", f"{config_dir}/rds.json", config_dir),
-                        [*authz, FAULT_FILTER, CORS_FILTER],
+                        [*authn, *authz, FAULT_FILTER, CORS_FILTER],
                     )
                 ]
             }

@@ -127,6 +127,28 @@ def _principal(value: str) -> Json:
     return _authenticated(string_matcher(value, SPIFFE_PREFIX))
 
 
+JWT_FILTER = "envoy.filters.http.jwt_authn"
+JWT_PAYLOAD = "payload"  # the jwt_authn filter's payload_in_metadata (policy_applier.go)
+
+
+def _claim(claim: str, value: Json) -> Json:
+    path = [{"key": JWT_PAYLOAD}, {"key": claim}]
+    return {"metadata": {"filter": JWT_FILTER, "path": path, "value": value}}
+
+
+def _request_principal(value: str) -> Json:
+    """A JWT's `<iss>/<sub>` (Istio: istio_authn's request.auth.principal). Plain Envoy has no
+    istio_authn filter, so the local mesh matches the validated payload's claims instead:
+    `*` any validated token, `<iss>/*` any subject of the issuer, else both exactly."""
+    if value == "*":
+        return _claim("iss", {"present_match": True})
+    issuer, subject = value.rsplit("/", 1)
+    by_issuer = _claim("iss", {"string_match": {"exact": issuer}})
+    if subject == "*":
+        return by_issuer
+    return {"and_ids": {"ids": [by_issuer, _claim("sub", {"string_match": {"exact": subject}})]}}
+
+
 def _request_header(key: str) -> Any:
     name = key[len("request.headers") :].removeprefix("[").removesuffix("]")
     return lambda value: {"header": header_matcher(name, value)}
@@ -180,6 +202,7 @@ def _source_rules(source: Source, policy_namespace: str) -> list[_Rule]:
     s = source
     return [
         (s.principals, s.not_principals, _principal),
+        (s.request_principals, s.not_request_principals, _request_principal),
         (s.service_accounts, s.not_service_accounts, _service_account(policy_namespace)),
         (s.trust_domains, s.not_trust_domains, _trust_domain),
         (s.namespaces, s.not_namespaces, _namespace),

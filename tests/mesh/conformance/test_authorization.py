@@ -283,19 +283,20 @@ REFUSED = [
     ),
     # builder.go build(auditPolicies, RBAC_LOG): AUDIT only marks requests for an audit sink.
     ("action: AUDIT\nrules:\n- {}", ["spec.action=AUDIT", "audit sink"]),
-    # model.go requestPrincipalGenerator: JWT metadata set by RequestAuthentication.
+    # model.go requestPrincipalGenerator: the local mesh matches iss and sub of the payload,
+    # so only `*`, `<iss>/<sub>` and `<iss>/*` (tests/mesh/conformance/test_jwt.py).
     (
-        "rules:\n- from:\n  - source:\n      requestPrincipals: ['*']",
-        ["spec.rules[0].from[0].source.requestPrincipals", "RequestAuthentication"],
+        "rules:\n- from:\n  - source:\n      requestPrincipals: ['https://a*/b']",
+        ["spec.rules[0].from[0].source.requestPrincipals[0]", "only `*`"],
     ),
     (
-        "action: DENY\nrules:\n- from:\n  - source:\n      notRequestPrincipals: ['*']",
-        ["spec.rules[0].from[0].source.notRequestPrincipals", "RequestAuthentication"],
+        "action: DENY\nrules:\n- from:\n  - source:\n      notRequestPrincipals: [nobody]",
+        ["spec.rules[0].from[0].source.notRequestPrincipals[0]", "<issuer>/<subject>"],
     ),
     # model.go requestClaimGenerator: request.auth.claims[...] are JWT claims.
     (
         "rules:\n- when:\n  - key: request.auth.claims[iss]\n    values: [x]",
-        ["spec.rules[0].when[0].key=request.auth.claims[iss]", "RequestAuthentication"],
+        ["spec.rules[0].when[0].key=request.auth.claims[iss]", "not implemented by the local"],
     ),
     # policyattachment.go: targetRef attaches to Gateway API resources / waypoints.
     (

@@ -25,7 +25,6 @@ def parse(extra: str, step: str = "lock-down"):
         ("networking.istio.io/v1", "ServiceEntry", "networking/service-entry/"),
         ("networking.istio.io/v1", "Sidecar", "networking/sidecar/"),
         ("networking.istio.io/v1alpha3", "EnvoyFilter", "networking/envoy-filter/"),
-        ("security.istio.io/v1", "RequestAuthentication", "security/request_authentication/"),
         ("telemetry.istio.io/v1", "Telemetry", "telemetry/"),
         ("extensions.istio.io/v1alpha1", "WasmPlugin", "proxy_extensions/wasm-plugin/"),
     ],
