@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _share(text: str) -> float:
@@ -65,6 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     traffic.add_argument("--concurrency", type=int, default=64, help="max requests in flight")
     traffic.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s")
     traffic.add_argument("--json", action="store_true", help="print the result as JSON")
+    traffic.add_argument(
+        "--plaintext-to",
+        metavar="SERVICE",
+        choices=sorted(PLAINTEXT_PATHS),
+        help="a client outside the mesh (no sidecar, no certificate): plaintext HTTP straight "
+        "to SERVICE's first pod on the local system, as Istio's mTLS-migration task sends "
+        "from a namespace without sidecars (refused once the service is STRICT)",
+    )
+    traffic.add_argument("--state-dir", type=Path, help="with --plaintext-to: the local system")
     traffic.set_defaults(func=cmd_traffic)
 
 
@@ -135,12 +145,41 @@ async def _once(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- traffic
+PLAINTEXT_PATHS = {"voting-app": "/", "voting-analytics": "/analytics", "voting-storage": "/counts"}
+"""What a client outside the mesh asks each service for (the functions' GET routes)."""
+
+
+def plaintext_url(service: str, state_dir: Path | None) -> str:
+    """The first ready pod of `service`: its sidecar's inbound port, where a plaintext client
+    lands (PERMISSIVE takes it, STRICT resets the connection)."""
+    from mesh.local.paths import default_state_dir
+    from mesh.router.factory import router_for
+
+    async def status() -> dict[str, Any]:
+        router = router_for(state_dir=state_dir or default_state_dir())
+        try:
+            return await router.status()
+        finally:
+            await router.close()
+
+    workloads = asyncio.run(status()).get("workloads", [])
+    pods = [p for w in workloads if w.get("app") == service for p in w["pods"] if p["ready"]]
+    if not pods:
+        raise ValueError(f"no ready pod of {service} on the local system")
+    return f"http://127.0.0.1:{pods[0]['inbound_port']}{PLAINTEXT_PATHS[service]}"
+
+
 def cmd_traffic(args: argparse.Namespace) -> int:
+    from mesh.errors import MeshError
+    from mesh.router.base import RouterError
     from observer.traffic import TrafficPlan, TrafficRunner
 
     try:
+        url = args.url
+        if args.plaintext_to:
+            url = plaintext_url(args.plaintext_to, args.state_dir)
         plan = TrafficPlan(
-            url=args.url,
+            url=url,
             rate=args.rate,
             duration=args.duration,
             cookie_share=args.cookie_share,
@@ -148,7 +187,7 @@ def cmd_traffic(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             timeout=args.timeout,
         )
-    except ValueError as exc:
+    except (ValueError, RouterError, MeshError) as exc:
         print(f"voting traffic: {exc}", file=sys.stderr)
         return 2
 
