@@ -23,9 +23,10 @@ def format_status(status: dict[str, Any]) -> str:
     lines.append(f"{'SERVICE':<18}{'MTLS (SERVER)':<15}{'CLIENT TLS':<14}ROUTES")
     for s in status["services"]:
         routes = "; ".join(
-            f"{r['match']} -> {r['subset'] or 'all pods'}"
+            f"{r['match']} -> {r.get('answered') or r['subset'] or 'all pods'}"
             + (f" ({r['weight']}%)" if r["weight"] != 100 else "")
             + (f" [abort {r['fault']['abort_percent']:g}%]" if r.get("fault") else "")
+            + "".join(f" [{label}]" for label in r.get("policies") or ())
             for r in s["routes"]
         )
         lines.append(f"{s['name']:<18}{s['peer_authentication']:<15}{s['client_tls']:<14}{routes}")

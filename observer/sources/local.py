@@ -30,10 +30,19 @@ from telemetry.prometheus import PrometheusClient
 from telemetry.queries import DEFAULT_WINDOW
 
 
-def _fault(fault: dict[str, Any] | None) -> str | None:
-    if not fault:
-        return None
-    return f"abort {fault.get('abort_percent', 0):g}% {fault.get('status', '')}".strip()
+def _route_notes(route: dict[str, Any]) -> str | None:
+    """What the route adds to routing (abort, delay, timeout, mirror, circuit breaker...), or
+    what the proxy answers itself: shown beside the route, never as ordinary traffic."""
+    fault = route.get("fault")
+    labels = (
+        [f"abort {fault.get('abort_percent', 0):g}% {fault.get('status', '')}".strip()]
+        if fault
+        else []
+    )
+    if route.get("answered"):
+        labels.insert(0, str(route["answered"]))
+    labels += [str(label) for label in route.get("policies") or ()]
+    return ", ".join(labels) or None
 
 
 def state_from_status(status: dict[str, Any]) -> MeshState:
@@ -52,7 +61,7 @@ def state_from_status(status: dict[str, Any]) -> MeshState:
                         subset=r.get("subset"),
                         version=r.get("version"),
                         weight=int(r.get("weight", 100)),
-                        fault=_fault(r.get("fault")),
+                        fault=_route_notes(r),
                     )
                     for r in s.get("routes", ())
                 ),

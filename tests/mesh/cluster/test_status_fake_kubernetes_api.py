@@ -33,7 +33,7 @@ LOCAL_SERVICE_KEYS = {
     "destination_rule",
     "routes",
 }
-ROUTE_KEYS = {"virtual_service", "match", "subset", "version", "weight", "fault"}
+ROUTE_KEYS = {"virtual_service", "match", "subset", "version", "weight", "fault", "policies"}
 
 
 async def test_status_has_the_shape_of_the_local_status_fake_kubernetes_api(
@@ -88,6 +88,7 @@ async def test_status_after_canary_shows_workloads_mtls_and_the_cookie_route_fak
                 "version": "2.0",
                 "weight": 100,
                 "fault": None,
+                "policies": [],
             },
             {
                 "virtual_service": "voting-app",
@@ -96,6 +97,7 @@ async def test_status_after_canary_shows_workloads_mtls_and_the_cookie_route_fak
                 "version": "1.0",
                 "weight": 100,
                 "fault": None,
+                "policies": [],
             },
         ],
     }
