@@ -43,6 +43,18 @@ def rule(issuer: str = "voting-demo@local", extra: str = "") -> str:
     return f"  - issuer: {issuer}\n    jwks: '{JWKS}'{extra}\n"
 
 
+def require(*principals: str) -> str:
+    """An ingress ALLOW policy on these requestPrincipals."""
+    return f"""
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: require, namespace: istio-system}}
+spec:
+  selector: {{matchLabels: {{istio: ingressgateway}}}}
+  rules: [{{from: [{{source: {{requestPrincipals: {json.dumps(list(principals))}}}}}]}}]
+"""
+
+
 def gateway_filters(ca: LocalCA, extra: str) -> list[dict]:
     view = view_of(documents("lock-down", extra), ca)
     chain = listener(ingress(view), "ingress")["filter_chains"][0]
@@ -118,15 +130,7 @@ def test_token_locations_and_outputs_are_passed_on(ca):
 
 def test_the_jwt_filter_comes_before_rbac_and_only_where_selected(ca):
     """Authn before authz on the chain; a gateway policy is not a sidecar's."""
-    policy = """
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: require, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]
-"""
-    names = [f["name"] for f in gateway_filters(ca, authn(rule()) + "---" + policy)]
+    names = [f["name"] for f in gateway_filters(ca, authn(rule()) + "---" + require("*"))]
     assert names.index(JWT) < names.index("envoy.filters.http.rbac")
     view = view_of(documents("lock-down", authn(rule())), ca)
     for chain in http_filters(listener(sidecar(view, "voting-app-1-0"), "inbound")):
@@ -141,14 +145,7 @@ def test_a_namespace_policy_without_selector_applies_to_its_sidecars(ca):
 
 def test_request_principals_match_the_validated_payloads_iss_and_sub(ca):
     """requestPrincipals `<iss>/<sub>`: both claims exact; `<iss>/*`: the issuer; `*`: any."""
-    policy = """
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: require, namespace: istio-system}
-spec:
-  selector: {matchLabels: {istio: ingressgateway}}
-  rules: [{from: [{source: {requestPrincipals: ["voting-demo@local/voter", "a@local/*", "*"]}}]}]
-"""
+    policy = require("voting-demo@local/voter", "a@local/*", "*")
     rbac = next(
         f for f in gateway_filters(ca, authn(rule()) + "---" + policy) if "rbac" in f["name"]
     )
