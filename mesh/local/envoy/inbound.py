@@ -33,20 +33,21 @@ def _source_workloads(resources: MeshResources) -> list[tuple[str, str, str]]:
 
 # Marks the 5xx an inbound sidecar generates itself (app unreachable, reset, overflow), so the
 # caller's retry policy can tell them from the app's own answers (see mesh.local.envoy.retries).
+OVERFLOW_RETRY_AFTER = {
+    # Overflow (an admission limit or a connectionPool reached): shed with Retry-After, and
+    # not marked as a sidecar's own failure, so callers do not retry it (as in Istio, where
+    # the default policy retries no status code): retrying would feed the overload.
+    "filter": {"response_flag_filter": {"flags": ["UO"]}},
+    "headers_to_add": [
+        {
+            "header": {"key": "Retry-After", "value": "1"},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }
+    ],
+}
 LOCAL_REPLY_CONFIG = {
     "mappers": [
-        {
-            # Overflow (the app's admission limit reached): shed with Retry-After, and not
-            # marked as a sidecar's own failure, so callers do not retry it (as in Istio, where
-            # the default policy retries no status code): retrying would feed the overload.
-            "filter": {"response_flag_filter": {"flags": ["UO"]}},
-            "headers_to_add": [
-                {
-                    "header": {"key": "Retry-After", "value": "1"},
-                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-                }
-            ],
-        },
+        OVERFLOW_RETRY_AFTER,
         {
             "filter": {
                 "status_code_filter": {

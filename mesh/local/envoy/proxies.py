@@ -15,7 +15,7 @@ from mesh.local.envoy.common import (
 )
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
 from mesh.local.envoy.http_actions import CORS_FILTER, MAX_DIRECT_RESPONSE_BODY_BYTES
-from mesh.local.envoy.inbound import compile_inbound
+from mesh.local.envoy.inbound import OVERFLOW_RETRY_AFTER, compile_inbound
 from mesh.local.envoy.jwt import jwt_filters
 from mesh.local.envoy.outbound import OutboundBuilder, compile_outbound_routes
 from mesh.local.envoy.rbac import rbac_filters
@@ -102,21 +102,19 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             }
         ],
     }
+    ingress_hcm = hcm(
+        "ingress",
+        rds("ingress", f"{config_dir}/rds.json", config_dir),
+        [*authn, *authz, FAULT_FILTER, CORS_FILTER],
+    )
+    # what the gateway sheds (a DestinationRule connectionPool on a service it routes to) is
+    # answered 503 with Retry-After, as the sidecars answer their admission limit's overflow
+    ingress_hcm["typed_config"]["local_reply_config"] = {"mappers": [OVERFLOW_RETRY_AFTER]}
     listener = {
         "@type": T_LISTENER,
         "name": "ingress",
         "address": address(gateway.port),
-        "filter_chains": [
-            {
-                "filters": [
-                    hcm(
-                        "ingress",
-                        rds("ingress", f"{config_dir}/rds.json", config_dir),
-                        [*authn, *authz, FAULT_FILTER, CORS_FILTER],
-                    )
-                ]
-            }
-        ],
+        "filter_chains": [{"filters": [ingress_hcm]}],
     }
     return ProxyConfig(
         listeners=[listener, abort_listener(builder.abort_statuses)],

@@ -16,7 +16,7 @@ from mesh.local.ca import LocalCA
 from mesh.local.envoy.common import UNLIMITED
 from mesh.model.errors import InvalidResource, UnsupportedField
 from mesh.model.resources import parse_resources
-from tests.support.mesh_view import documents, ingress, sidecar, view_of
+from tests.support.mesh_view import documents, ingress, listener, sidecar, view_of
 
 ANALYTICS = "outbound_8080_v1-1_voting-analytics_v1-1"
 POOL = """
@@ -161,6 +161,16 @@ def test_the_ingress_gateway_clusters_get_the_policy_too(ca):
     assert limited
     for found in limited:
         assert found["circuit_breakers"]["thresholds"][0]["max_connections"] == 1
+
+
+def test_what_the_gateway_sheds_is_answered_503_with_retry_after(ca):
+    """Local addition (not istiod's): overflow (response flag UO) at the gateway carries
+    Retry-After, as the sidecars' admission-limit overflow does, so clients back off."""
+    view = view_of(documents("canary"), ca)
+    manager = listener(ingress(view), "ingress")["filter_chains"][0]["filters"][0]
+    (mapper,) = manager["typed_config"]["local_reply_config"]["mappers"]
+    assert mapper["filter"] == {"response_flag_filter": {"flags": ["UO"]}}
+    assert mapper["headers_to_add"][0]["header"] == {"key": "Retry-After", "value": "1"}
 
 
 def parse(policy: str, subset_policy: str = "") -> None:
