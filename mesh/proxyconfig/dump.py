@@ -54,8 +54,22 @@ def proxies(status: dict[str, Any]) -> list[Proxy]:
 
 
 def resolve(status: dict[str, Any], name: str) -> Proxy:
-    """The proxy called `name`, or the one pod whose name starts with it (`pod.voting` too)."""
+    """The proxy called `name`, or the one pod whose name starts with it (`pod.voting` too);
+    `deploy/<workload>` is that workload's first pod (istioctl's `deploy/` form)."""
     known = proxies(status)
+    if name.startswith("deploy/"):
+        workload = name.removeprefix("deploy/").removesuffix(f".{NAMESPACE}")
+        pods = sorted(
+            pod["name"]
+            for w in status.get("workloads", [])
+            if w.get("name") == workload
+            for pod in w.get("pods", [])
+        )
+        first = next((p for p in known if pods and p.name == pods[0]), None)
+        if first is None:
+            workloads = ", ".join(str(w.get("name")) for w in status.get("workloads", []))
+            raise UnknownProxy(f"no workload {workload!r} with a pod; workloads: {workloads}")
+        return first
     wanted = GATEWAY if name in GATEWAY_ALIASES else name.removesuffix(f".{NAMESPACE}")
     for proxy in known:
         if proxy.name == wanted:
@@ -65,7 +79,9 @@ def resolve(status: dict[str, Any], name: str) -> Proxy:
         return matches[0]
     names = ", ".join(p.name for p in (matches or known)) or "none"
     if matches:
-        raise UnknownProxy(f"{name!r} names several pods: {names}")
+        raise UnknownProxy(
+            f"{name!r} names several pods: {names} (deploy/<workload> picks a workload's first)"
+        )
     raise UnknownProxy(f"no pod named {name!r}; pods: {names}")
 
 

@@ -173,9 +173,17 @@ def test_columns_line_up() -> None:
 
 STATUS = {
     "workloads": [
-        {"pods": [{"name": "voting-app-1-0-aa-0", "admin_port": 1}]},
-        {"pods": [{"name": "voting-app-1-0-aa-1", "admin_port": 2}]},
-        {"pods": [{"name": "voting-storage-1-0-bb-0", "admin_port": 3}]},
+        {
+            "name": "voting-app-1-0",
+            "pods": [
+                {"name": "voting-app-1-0-aa-1", "admin_port": 2},
+                {"name": "voting-app-1-0-aa-0", "admin_port": 1},
+            ],
+        },
+        {
+            "name": "voting-storage-1-0",
+            "pods": [{"name": "voting-storage-1-0-bb-0", "admin_port": 3}],
+        },
     ],
     "ingress_admin_port": 9,
 }
@@ -189,6 +197,7 @@ STATUS = {
         ("voting-storage", 3),
         ("voting-app-1-0-aa-1", 2),
         ("voting-app-1-0-aa-1.voting", 2),
+        ("deploy/voting-app-1-0", 1),  # a workload's first pod, as istioctl's deploy/ form
     ],
 )
 def test_a_pod_is_named_by_its_name_or_a_unique_prefix(name: str, port: int) -> None:
@@ -197,8 +206,10 @@ def test_a_pod_is_named_by_its_name_or_a_unique_prefix(name: str, port: int) -> 
 
 def test_an_ambiguous_or_unknown_name_lists_the_candidates() -> None:
     with pytest.raises(
-        d.UnknownProxy, match=r"several pods: voting-app-1-0-aa-0, voting-app-1-0-aa-1$"
+        d.UnknownProxy, match=r"several pods: voting-app-1-0-aa-1, voting-app-1-0-aa-0 \(deploy/"
     ):
         d.resolve(STATUS, "voting-app-1-0")
     with pytest.raises(d.UnknownProxy, match=r"no pod named 'nope'; pods: .*istio-ingressgateway"):
         d.resolve(STATUS, "nope")
+    with pytest.raises(d.UnknownProxy, match=r"no workload 'nope' with a pod; workloads: voting-"):
+        d.resolve(STATUS, "deploy/nope")
