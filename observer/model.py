@@ -7,8 +7,8 @@ Three parts arrive independently, so one failing never blanks the others:
 - ``Metrics``: what Prometheus observed (share, rate, success, latency, mTLS share);
 - ``Votes``: the counts users see, read through the ingress.
 
-A canary rollout in progress (or ended) rides along with the state: ``RolloutProgress``, as
-`voting rollout` reports it to the control plane.
+A canary rollout in progress (or ended) rides along with the state: ``RolloutProgress``
+(observer/rollout_progress.py), as `voting rollout` reports it to the control plane.
 
 ``build_snapshot`` joins them into per-service / per-version rows. Every observed number is
 ``float | None``: None means "no data" and is never shown as 0.
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from mesh.rollout_lease import CONTROLLER_LOST
+from observer.rollout_progress import RolloutProgress
 
 SERVICES: tuple[str, ...] = ("voting-app", "voting-analytics", "voting-storage")
 
@@ -75,110 +75,6 @@ class Event:
 
     time: float
     message: str
-
-
-@dataclass(frozen=True)
-class GateReading:
-    """One metric gate judged over one interval: its value against its bound, and the verdict."""
-
-    name: str
-    bound: str
-    value: float | None
-    verdict: str  # pass | fail | inconclusive
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class RolloutInterval:
-    """One judged interval of a canary: the weight it ran at and what its gates said."""
-
-    time: float
-    weight: int
-    gates: tuple[GateReading, ...] = ()
-
-
-@dataclass(frozen=True)
-class RolloutProgress:
-    """A canary rollout as it reports itself: state, weight, last gates, one line per interval.
-
-    ``state`` is running, promoted, rolled-back or aborted, or controller-lost when the
-    status read shows that the controller's lease expired (`mesh.rollout_lease.observe`);
-    ``reason`` says why it ended. ``weights``, ``service`` and ``canary`` describe the plan
-    when the rollout reports them; ``pid`` and ``lease_expires_at`` its controller's lease.
-    """
-
-    state: str
-    weight: int
-    reason: str = ""
-    gates: tuple[GateReading, ...] = ()
-    history: tuple[RolloutInterval, ...] = ()
-    started: float | None = None
-    finished: float | None = None
-    weights: tuple[int, ...] = ()
-    service: str | None = None
-    canary: str | None = None
-    interval: float | None = None
-    passed: tuple[int, ...] = ()
-    pid: int | None = None
-    lease_expires_at: float | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-    @property
-    def lost(self) -> bool:
-        """Its controller stopped reporting while routes were mid-way: someone must act."""
-        return self.state == CONTROLLER_LOST
-
-
-def _gates(items: Any) -> tuple[GateReading, ...]:
-    return tuple(
-        GateReading(
-            name=str(g.get("name", "?")),
-            bound=str(g.get("bound", "")),
-            value=_float(g.get("value")),
-            verdict=str(g.get("verdict", "inconclusive")),
-            detail=str(g.get("detail") or ""),
-        )
-        for g in items or ()
-        if isinstance(g, dict)
-    )
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def rollout_from_json(data: Any) -> RolloutProgress | None:
-    """The status JSON's "rollout" block (null when none ran) as a RolloutProgress."""
-    if not isinstance(data, dict) or "state" not in data:
-        return None
-    return RolloutProgress(
-        state=str(data["state"]),
-        weight=int(data.get("weight") or 0),
-        reason=str(data.get("reason") or ""),
-        gates=_gates(data.get("gates")),
-        history=tuple(
-            RolloutInterval(
-                float(h.get("time", 0)), int(h.get("weight", 0)), _gates(h.get("gates"))
-            )
-            for h in data.get("history") or ()
-            if isinstance(h, dict)
-        ),
-        started=_float(data.get("started")),
-        finished=_float(data.get("finished")),
-        weights=tuple(int(w) for w in data.get("weights") or ()),
-        service=data.get("service"),
-        canary=data.get("canary"),
-        interval=_float(data.get("interval")),
-        passed=tuple(int(w) for w in data.get("passed") or ()),
-        pid=int(data["pid"]) if isinstance(data.get("pid"), int) else None,
-        lease_expires_at=_float(data.get("lease_expires_at")),
-    )
 
 
 @dataclass(frozen=True)
@@ -262,32 +158,6 @@ class Votes:
     state: PartState
     detail: str = ""
     readings: tuple[VoteReading, ...] = ()
-
-
-_RESULTS = re.compile(r'<div id="results">\s*(.*?)\s*</div>', re.S)
-_SPAN = r'<span id="{}">\s*(.*?)\s*</span>'
-_COUNT = re.compile(r"([^:|]+?):\s*(\d+)")
-
-
-def parse_page(audience: str, html: str) -> VoteReading:
-    """Read the results line and the version markers from a voting-app page."""
-
-    def span(name: str) -> str | None:
-        match = re.search(_SPAN.format(name), html)
-        return match.group(1) if match else None
-
-    results = _RESULTS.search(html)
-    text = results.group(1) if results else ""
-    counts = tuple((n.strip(), int(c)) for n, c in _COUNT.findall(text))
-    return VoteReading(
-        audience=audience,
-        app_version=span("app-version"),
-        store=span("store"),
-        store_version=span("store-version"),
-        counts=counts,
-        text=text,
-        error=None if results else "no results on the page",
-    )
 
 
 # ---------------------------------------------------------------- joined rows

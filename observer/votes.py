@@ -11,10 +11,11 @@ also appear in the request share: a share is of all traffic, the observer's incl
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 
-from observer.model import VoteReading, Votes, parse_page
+from observer.model import VoteReading, Votes
 
 AUDIENCES: tuple[tuple[str, dict[str, str]], ...] = (
     ("no cookie", {}),
@@ -55,3 +56,29 @@ async def _read(
     except aiohttp.ClientError as exc:
         return VoteReading(audience, error=f"{exc.__class__.__name__}: {exc}")
     return parse_page(audience, html)
+
+
+_RESULTS = re.compile(r'<div id="results">\s*(.*?)\s*</div>', re.S)
+_SPAN = r'<span id="{}">\s*(.*?)\s*</span>'
+_COUNT = re.compile(r"([^:|]+?):\s*(\d+)")
+
+
+def parse_page(audience: str, html: str) -> VoteReading:
+    """Read the results line and the version markers from a voting-app page."""
+
+    def span(name: str) -> str | None:
+        match = re.search(_SPAN.format(name), html)
+        return match.group(1) if match else None
+
+    results = _RESULTS.search(html)
+    text = results.group(1) if results else ""
+    counts = tuple((n.strip(), int(c)) for n, c in _COUNT.findall(text))
+    return VoteReading(
+        audience=audience,
+        app_version=span("app-version"),
+        store=span("store"),
+        store_version=span("store-version"),
+        counts=counts,
+        text=text,
+        error=None if results else "no results on the page",
+    )

@@ -23,8 +23,8 @@ from observer.model import (
     StepInfo,
     Votes,
     Workload,
-    rollout_from_json,
 )
+from observer.rollout_progress import rollout_from_json
 from observer.votes import read_votes
 from telemetry.prometheus import PrometheusClient
 from telemetry.queries import DEFAULT_WINDOW

@@ -10,7 +10,7 @@ from textual.widget import Widget
 
 from mesh.rollout_lease import LOST_HINT
 from observer.format import VERDICT_GLYPH, VERDICT_STYLE, fit, gate_bound, gate_value
-from observer.model import GateReading, RolloutInterval, RolloutProgress
+from observer.rollout_progress import GateReading, RolloutInterval, RolloutProgress
 
 STATE_WORDS = {
     "running": "running",

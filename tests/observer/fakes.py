@@ -24,8 +24,8 @@ from observer.model import (
     VoteReading,
     Votes,
     Workload,
-    rollout_from_json,
 )
+from observer.rollout_progress import rollout_from_json
 
 T0 = 1_800_000_000.0  # fixed event times: 2027-01-15 08:00:00 UTC
 

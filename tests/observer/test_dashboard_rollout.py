@@ -31,7 +31,8 @@ import observer.app
 from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import render_step, resolve_step
 from observer.app import CLUSTER_ROLLOUT, ObserverApp
-from observer.model import Metrics, Votes, build_snapshot, rollout_from_json
+from observer.model import Metrics, Votes, build_snapshot
+from observer.rollout_progress import rollout_from_json
 from observer.screens import ConfirmRollout
 from observer.sources.local import LocalSource
 from observer.widgets.events import EventLog

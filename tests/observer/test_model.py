@@ -11,10 +11,10 @@ from observer.model import (
     build_snapshot,
     describe_match,
     mtls_mark,
-    parse_page,
     route_labels,
 )
 from observer.sources.local import state_from_status
+from observer.votes import parse_page
 from tests.observer.fakes import CANARY, METRICS, VOTES
 
 CANARY_APP = (Route("cookie featureflag=on", "v2-0", "2.0"), Route("all", "v1-0", "1.0"))
