@@ -24,6 +24,9 @@ VERSION_QUERIES: Mapping[str, str] = {
     "latency_p99": "p99_ms",
 }
 EDGE_QUERIES: Mapping[str, str] = {"edge_request_rate": "rps", "edge_mtls_share": "mtls_share"}
+SHADOW_SUFFIX = "-shadow"
+"""Mirrored copies are counted under `<service>-shadow` (mesh/local/envoy/outbound.py): read
+apart, so a mirror's copies are never shown as served traffic."""
 
 
 class MetricsReader:
@@ -54,8 +57,11 @@ class MetricsReader:
 
     async def read(self) -> Metrics:
         names = [*VERSION_QUERIES, *EDGE_QUERIES, "service_mtls_share"]
+        queries = {n: self.query(n) for n in names}
+        shadows = tuple(f"{s}{SHADOW_SUFFIX}" for s in self.services)
+        queries["mirror_rate"] = render("request_rate", shadows, self.window, self.scope)
         try:
-            results = await self.client.query_many({n: self.query(n) for n in names})
+            results = await self.client.query_many(queries)
         except PrometheusUnreachable as exc:
             return Metrics.unavailable("unreachable", str(exc), self.client.base_url, self.window)
         except PrometheusQueryError as exc:
@@ -70,6 +76,13 @@ class MetricsReader:
                 for s in results["service_mtls_share"]
             },
             edges=_edges(results),
+            mirrored={
+                (
+                    s.labels.get("destination_service_name", "?").removesuffix(SHADOW_SUFFIX),
+                    s.labels.get("destination_version", "unknown"),
+                ): s.value
+                for s in results["mirror_rate"]
+            },
             history=dict(self._history),
             fetched_at=time.time(),
             window=self.window,

@@ -126,6 +126,8 @@ class Metrics:
     versions: Mapping[tuple[str, str], VersionMetrics] = field(default_factory=dict)
     service_mtls: Mapping[str, float | None] = field(default_factory=dict)
     edges: tuple[EdgeMetrics, ...] = ()
+    mirrored: Mapping[tuple[str, str], float | None] = field(default_factory=dict)
+    """Mirrored copies per (service, version) in req/s: sent, their answers dropped."""
     history: Mapping[tuple[str, str], tuple[float | None, ...]] = field(default_factory=dict)
     fetched_at: float = 0.0
     window: str = "1m"
@@ -305,10 +307,14 @@ def build_snapshot(
         version_rows = []
         for version in sorted(versions, key=_version_key):
             workload = workloads.get(version)
+            labels = route_labels(routes, version) if config else ()
+            copies = metrics.mirrored.get((name, version))
+            if copies:  # a mirror's copies: beside the routes, never in the served share
+                labels = (*labels, f"+ mirrored copies {copies:.1f}/s (answers dropped)")
             version_rows.append(
                 VersionRow(
                     version=version,
-                    routes=route_labels(routes, version) if config else (),
+                    routes=labels,
                     ready=workload.ready if workload else None,
                     desired=workload.desired if workload else None,
                     metrics=metrics.versions.get((name, version), VersionMetrics()),

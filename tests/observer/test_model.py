@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from observer.format import bar, pct, sparkline
 from observer.model import (
     Metrics,
@@ -92,6 +94,15 @@ class TestSnapshot:
         assert two.routes == ("cookie featureflag=on",)
         assert (two.ready, two.desired) == (2, 3)
         assert two.metrics.share == 0.248
+
+    def test_mirrored_copies_are_a_line_beside_the_routes_not_served_share(self) -> None:
+        metrics = replace(METRICS, mirrored={("voting-analytics", "2.0"): 3.04})
+        snapshot = build_snapshot("local", CANARY, metrics, VOTES)
+        analytics = snapshot.service("voting-analytics")
+        assert analytics is not None
+        two = next(v for v in analytics.versions if v.version == "2.0")
+        assert two.routes[-1] == "+ mirrored copies 3.0/s (answers dropped)"
+        assert two.metrics == METRICS.versions.get(("voting-analytics", "2.0"), VersionMetrics())
 
     def test_json_keeps_no_data_as_null(self) -> None:
         metrics = Metrics(state="up", versions={("voting-app", "1.0"): VersionMetrics(share=None)})

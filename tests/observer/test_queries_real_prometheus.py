@@ -75,6 +75,8 @@ SERIES = [
     _req("source", "voting-app-1-0", "voting-analytics", "1.1", "503", "unknown", 1.0),
     # voting-analytics 2.0: every request fails -> success 0, which is data, not "no data".
     _req("source", "voting-app-2-0", "voting-analytics", "2.0", "503", "unknown", 2.0),
+    # voting-analytics 2.0 also takes mirrored copies of 1.0's calls (the `-shadow` twin).
+    _req("source", "voting-app-1-0", "voting-analytics-shadow", "2.0", "200", "unknown", 3.0),
     # voting-storage: counters exist but nothing moves -> no data in the window.
     _req("source", "voting-app-1-0", "voting-storage", "1.0", "200", "unknown", 0.0),
     # Destination side: what each server accepted, by connection security.
@@ -156,6 +158,19 @@ class TestAgainstRealPrometheus:
         )
         assert _version(metrics, "voting-app", "2.0").share == pytest.approx(0.25, abs=0.01)
         assert _version(metrics, "voting-app", "1.0").share == pytest.approx(0.75, abs=0.01)
+
+    async def test_mirrored_copies_are_read_apart_and_never_counted_as_served(
+        self, prometheus: PrometheusServer
+    ) -> None:
+        def near(m: Metrics) -> bool:
+            copies = m.mirrored.get(("voting-analytics", "2.0"))
+            return copies is not None and abs(copies - 3.0) < 0.3
+
+        metrics = await eventually(lambda: _metrics(prometheus, window="10s"), near)
+        assert metrics.mirrored[("voting-analytics", "2.0")] == pytest.approx(3.0, abs=0.3)
+        assert not any(s.endswith("-shadow") for s, _ in metrics.versions)
+        served = _version(metrics, "voting-analytics", "2.0")
+        assert served is not None and served.rps == pytest.approx(2.0, abs=0.2)  # not 5
 
     async def test_request_rate_is_requests_per_second(self, prometheus: PrometheusServer) -> None:
         def near(m: Metrics) -> bool:
