@@ -117,6 +117,27 @@ class LocalCA:
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return IssuedCert(cert_path, key_path, self.ca_path, identity)
 
+    def issue_server(self, hosts: list[str], days: int = 90) -> tuple[bytes, bytes]:
+        """A server certificate (PEM cert, PEM key) for DNS names: what a Gateway's TLS Secret
+        holds (`voting tls-secret`); clients trust it with this CA (`curl --cacert`)."""
+        now = dt.datetime.now(dt.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = [x509.DNSName(h) for h in hosts]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
 
 def _san(cert: x509.Certificate) -> str | None:
     try:

@@ -1,4 +1,5 @@
-"""`voting up | down | step | status | tls-check`: the local system from the command line.
+"""`voting up | down | step | status | tls-check | tls-secret`: the local system from the command
+line.
 
 The subcommands and their options are declared here; `up` and `down` run in `mesh/local/up.py`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--step", default="1", help="rollout step to start at: 1-5 or its name (default 1)"
     )
     up.add_argument("--port", type=int, default=8080, help="ingress gateway port (default 8080)")
+    up.add_argument(
+        "--https-port",
+        type=int,
+        help="ingress gateway port of HTTPS Gateway servers (default: one of the pods' ports; "
+        "`voting status` shows it)",
+    )
     up.add_argument(
         "--control-port", type=int, default=15000, help="control API port (default 15000)"
     )
@@ -120,6 +128,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _state_dir_arg(check)
     check.set_defaults(func=cmd_tls_check)
 
+    secret = subparsers.add_parser(
+        "tls-secret",
+        help="a kubernetes.io/tls Secret for a Gateway's credentialName, signed by the local CA",
+    )
+    secret.add_argument("--host", action="append", required=True, help="DNS name (repeatable)")
+    secret.add_argument("--name", default="voting-credential", help="the Secret's name")
+    secret.add_argument("--namespace", default="istio-system", help="the gateway's namespace")
+    _state_dir_arg(secret)
+    secret.set_defaults(func=cmd_tls_secret)
+
 
 # ---------------------------------------------------------------- step / status / tls-check
 def cmd_step(args: argparse.Namespace) -> int:
@@ -172,3 +190,28 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
         return fail(f"no service named {args.service}")
     print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
     return 0 if all(r["status"] == "OK" for r in rows) else 3
+
+
+def cmd_tls_secret(args: argparse.Namespace) -> int:
+    """Print the Secret YAML; stderr says which CA file a client trusts it with."""
+    import base64
+
+    import yaml
+
+    from mesh.local.ca import LocalCA
+
+    ca = LocalCA(args.state_dir / "ca")
+    cert, key = ca.issue_server(args.host)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": args.name, "namespace": args.namespace},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(cert).decode(),
+            "tls.key": base64.b64encode(key).decode(),
+        },
+    }
+    print(yaml.safe_dump(secret, sort_keys=False), end="")
+    print(f"# clients trust it with: curl --cacert {ca.ca_path}", file=sys.stderr)
+    return 0

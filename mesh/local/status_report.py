@@ -62,6 +62,13 @@ class StatusReport:
             "step": {"number": self.step.number, "name": self.step.name} if self.step else None,
             "applied": self.applied,
             "ingress": f"http://127.0.0.1:{self.options.ingress_port}/",
+            "ingress_https": (  # only while a Gateway has an HTTPS server to serve there
+                f"https://127.0.0.1:{self.ingress.https_port}/"
+                if self.ingress
+                and self.ingress.https_port
+                and any(s.is_tls for g in resources.gateways for s in g.servers)
+                else None
+            ),
             "ingress_admin_port": self.ingress.admin_port if self.ingress else None,
             "prometheus": self.prometheus.url if self.prometheus else None,
             "auto_mtls": self.options.auto_mtls,

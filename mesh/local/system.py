@@ -53,6 +53,7 @@ class Options:
 
     state_dir: Path
     ingress_port: int = 8080
+    ingress_https_port: int | None = None  # None: one of the pods' ports (`voting status`)
     control_port: int = 15000
     base_port: int = 20000
     auto_mtls: bool = True
@@ -127,7 +128,8 @@ class LocalMesh(PodLifecycle, StatusReport):
         )
         await self._start_prometheus()
         port = self.options.ingress_port
-        self.ingress = IngressGateway(port=port, admin_port=self.ports.allocate())
+        https = self.options.ingress_https_port or self.ports.allocate()
+        self.ingress = IngressGateway(port=port, admin_port=self.ports.allocate(), https_port=https)
         await self.apply_step(target)
         self._health_task = asyncio.create_task(self._health_loop(), name="health")
 

@@ -41,6 +41,7 @@ class IngressGateway:
     port: int
     admin_port: int
     labels: tuple[tuple[str, str], ...] = (("app", INGRESS_WORKLOAD), ("istio", "ingressgateway"))
+    https_port: int | None = None  # where HTTPS Gateway servers are served (`--https-port`)
     name: str = INGRESS_WORKLOAD
 
 

@@ -119,6 +119,7 @@ async def _run_up(args: argparse.Namespace) -> int:
     options = Options(
         state_dir=args.state_dir,
         ingress_port=args.port,
+        ingress_https_port=args.https_port,
         control_port=args.control_port,
         base_port=args.base_port,
         auto_mtls=not args.no_auto_mtls,
@@ -148,6 +149,8 @@ async def _run_up(args: argparse.Namespace) -> int:
     await runner.setup()
     try:
         ports = [(args.control_port, "--control-port"), (args.port, "--port")]
+        if args.https_port:
+            ports.append((args.https_port, "--https-port"))
         if not args.no_telemetry:
             ports.append((args.prometheus_port, "--prometheus-port"))
         for port, flag in ports:

@@ -67,6 +67,8 @@ class MeshResources:
     authorization_policies: list[AuthorizationPolicy] = field(default_factory=list)
     gateways: list[Gateway] = field(default_factory=list)
     request_authentications: list[RequestAuthentication] = field(default_factory=list)
+    tls_secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """Secrets of type kubernetes.io/tls by (namespace, name): a Gateway's credentialName."""
 
     def service(self, host: str) -> Service | None:
         return next((s for s in self.services if s.name == short_host(host)), None)
@@ -142,7 +144,13 @@ def _document_namespace(doc: dict[str, Any], app_namespace: str, resource: str) 
     return namespace
 
 
-_ROOT_KINDS = {"PeerAuthentication", "AuthorizationPolicy", "Gateway", "RequestAuthentication"}
+_ROOT_KINDS = {
+    "PeerAuthentication",
+    "AuthorizationPolicy",
+    "Gateway",
+    "RequestAuthentication",
+    "Secret",  # the ingress gateway's TLS credentials live beside it
+}
 """Kinds that may live in the root namespace: mesh-wide policies, the ingress gateway's."""
 
 
@@ -183,6 +191,13 @@ def _parse(
     secrets = {
         d["metadata"]["name"]: decode_secret(d) for d in documents if d.get("kind") == "Secret"
     }
+    result.tls_secrets = {
+        (d["metadata"].get("namespace") or result.namespace, d["metadata"]["name"]): decode_secret(
+            d
+        )
+        for d in documents
+        if d.get("kind") == "Secret" and d.get("type") == "kubernetes.io/tls"
+    }
     for doc in documents:
         if strict:
             _parse_document(result, doc, secrets)
@@ -196,6 +211,7 @@ def _parse(
     if check_references:
         _check_references(result)
         _check_mirrors(result)
+        _check_credentials(result)
     return result
 
 
@@ -289,6 +305,28 @@ def dangling_destinations(
                 if dest.subset and (rule_ is None or rule_.subset(dest.subset) is None):
                     found.append((vs, dest, "subset"))
     return found
+
+
+def _check_credentials(resources: MeshResources) -> None:
+    """Every HTTPS server's credentialName names a kubernetes.io/tls Secret holding `tls.crt` and
+    `tls.key` in the gateway workload's namespace (istio-system, where Istio's Secure Gateways
+    task creates it), what istiod's SDS would serve the gateway."""
+    for gw in resources.gateways:
+        for index, server in enumerate(gw.servers):
+            if server.credential_name is None:
+                continue
+            where = f"Gateway {gw.name}.{gw.namespace}: spec.servers[{index}].tls.credentialName"
+            secret = resources.tls_secrets.get((ROOT_NAMESPACE, server.credential_name))
+            if secret is None:
+                raise InvalidResource(
+                    f"{where}: no kubernetes.io/tls Secret {server.credential_name!r} in "
+                    f"namespace {ROOT_NAMESPACE} (`voting tls-secret` issues one)"
+                )
+            for key in ("tls.crt", "tls.key"):
+                if not secret.get(key, "").strip():
+                    raise InvalidResource(
+                        f"{where}: Secret {server.credential_name!r} has no {key}"
+                    )
 
 
 def _check_mirrors(resources: MeshResources) -> None:

@@ -19,7 +19,14 @@ from mesh.model.resources import parse_resources
 from mesh.steps import render_step
 from tests.mesh.istio_schema import UnknownIstioKind, validate_istio
 from tests.mesh.objects import is_istio, ref
-from tests.support.tasks import TASK_STEP, TASKS_DIR, task_files, task_folders, task_of
+from tests.support.tasks import (
+    TASK_STEP,
+    TASKS_DIR,
+    task_files,
+    task_folders,
+    task_of,
+    task_prerequisites,
+)
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 FILES = task_files()
@@ -62,7 +69,8 @@ def test_each_task_document_passes_its_official_schema(path) -> None:
 def test_each_task_folder_applies_on_top_of_the_step(folder, step_documents) -> None:
     namespace = app_namespace(step_documents)
     incoming = [item.document for item in load_sources([str(folder)])]
-    merged, changes = merge(step_documents, incoming, namespace)
+    before = step_documents + task_prerequisites(task_of(folder))
+    merged, changes = merge(before, incoming, namespace)
     parse_resources(merged)  # InvalidResource names the document and the field
     assert all(c.action != "unchanged" for c in changes), (
         f"{_id(folder)}: documents identical to step {TASK_STEP}'s own change nothing: "
@@ -73,7 +81,7 @@ def test_each_task_folder_applies_on_top_of_the_step(folder, step_documents) -> 
 @pytest.mark.parametrize("task", TASKS)
 def test_each_task_applies_file_by_file_in_name_order(task, step_documents) -> None:
     namespace = app_namespace(step_documents)
-    in_force = step_documents
+    in_force = step_documents + task_prerequisites(task)
     for path in (f for f in FILES if task_of(f) == task):
         incoming = [item.document for item in load_sources([str(path)])]
         in_force, _ = merge(in_force, incoming, namespace)

@@ -40,3 +40,33 @@ def task_folders() -> list[Path]:
 def task_of(path: Path) -> str:
     """The task a file or folder belongs to: the first folder under mesh/tasks."""
     return path.relative_to(TASKS_DIR).parts[0]
+
+
+def tls_secret(
+    name: str = "voting-credential", hosts: tuple[str, ...] = ("voting.example",)
+) -> dict:
+    """A kubernetes.io/tls Secret in istio-system from a throwaway local CA, as
+    `voting tls-secret` makes one (what the secure-gateway task needs applied first)."""
+    import base64
+    import tempfile
+
+    from mesh.local.ca import LocalCA
+
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = LocalCA(Path(directory)).issue_server(list(hosts))
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": "istio-system"},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(cert).decode(),
+            "tls.key": base64.b64encode(key).decode(),
+        },
+    }
+
+
+def task_prerequisites(task: str) -> list[dict]:
+    """What a task needs of the user's applied first, as Istio's own tasks do: the TLS Secret
+    the secure-gateway task's credentialName names."""
+    return [tls_secret()] if task == "secure-gateway" else []

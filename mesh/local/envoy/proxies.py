@@ -14,6 +14,7 @@ from mesh.local.envoy.common import (
     rds,
 )
 from mesh.local.envoy.faults import FAULT_FILTER, abort_listener
+from mesh.local.envoy.gateway_tls import https_redirect_route, tls_listener
 from mesh.local.envoy.http_actions import CORS_FILTER, MAX_DIRECT_RESPONSE_BODY_BYTES
 from mesh.local.envoy.inbound import OVERFLOW_RETRY_AFTER, compile_inbound
 from mesh.local.envoy.jwt import jwt_filters
@@ -58,8 +59,12 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
     builder = OutboundBuilder(view, view.certs[gateway.name])
     resources = view.resources
     bound = [g for g in resources.gateways if selects(g.selector, labels)]
-    # The Gateway servers' ports are served on the gateway's one local port.
-    ports = {server.port: gateway.port for gw in bound for server in gw.servers}
+    # The Gateway servers' ports are served on the gateway's local ports (plain and TLS).
+    ports = {
+        server.port: (gateway.https_port or gateway.port) if server.is_tls else gateway.port
+        for gw in bound
+        for server in gw.servers
+    }
     authn = jwt_filters(resources, labels, INGRESS_NAMESPACE)  # before RBAC, as istiod orders
     authz = rbac_filters(resources, labels, INGRESS_NAMESPACE, ports)
     virtual_hosts = []
@@ -82,11 +87,15 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
             if same is not None:  # one virtual host per host: later VirtualServices' routes follow
                 same["routes"].extend(builder.routes(rules, server_port))
                 continue
+            redirect = https_redirect_route([gw], gateway)
             virtual_hosts.append(
                 {
                     "name": f"{gw.name}/{vs.name}",
                     "domains": domains,
-                    "routes": builder.routes(rules, server_port),
+                    "routes": [
+                        *([redirect] if redirect else []),
+                        *builder.routes(rules, server_port),
+                    ],
                 }
             )
     route = {
@@ -116,8 +125,9 @@ def compile_ingress(view: MeshView, gateway: IngressGateway, config_dir: str) ->
         "address": address(gateway.port),
         "filter_chains": [{"filters": [ingress_hcm]}],
     }
+    https = tls_listener(resources, bound, gateway, ingress_hcm)
     return ProxyConfig(
-        listeners=[listener, abort_listener(builder.abort_statuses)],
+        listeners=[listener, *([https] if https else []), abort_listener(builder.abort_statuses)],
         clusters=list(builder.clusters.values()),
         route=route,
     )

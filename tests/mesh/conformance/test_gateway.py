@@ -85,7 +85,7 @@ def test_virtual_services_for_the_same_host_share_one_virtual_host(ca):
     assert vhosts(ca, extra) == [("public/a", ["*"], 2)]
 
 
-@pytest.mark.parametrize("protocol", ["HTTPS", "TLS", "TCP"])
+@pytest.mark.parametrize("protocol", ["TLS", "TCP"])
 def test_a_server_protocol_the_local_ingress_does_not_serve_is_refused(ca, protocol):
     with pytest.raises(UnsupportedField, match=rf"spec\.servers\[0\]\.port\.protocol={protocol}"):
         vhosts(ca, gateway("['*']", protocol=protocol))
@@ -93,7 +93,7 @@ def test_a_server_protocol_the_local_ingress_does_not_serve_is_refused(ca, proto
 
 def test_servers_on_several_ports_are_refused(ca):
     extra_server = "\n  - {port: {number: 8080, name: alt, protocol: HTTP}, hosts: ['*']}"
-    with pytest.raises(InvalidResource, match="serves one port"):
+    with pytest.raises(InvalidResource, match="serves one plain text port"):
         vhosts(ca, gateway("['*']", extra_server=extra_server))
 
 
