@@ -31,11 +31,6 @@ OUTLIER = """
       maxEjectionPercent: 100"""
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def rule(host: str, policy: str = "", subset_policy: str = "") -> str:
     subset = f"\n    trafficPolicy:{subset_policy}" if subset_policy else ""
     return f"""

@@ -28,11 +28,6 @@ CORS = "envoy.filters.http.cors"
 ROUTE = "    route: [{destination: {host: voting-analytics, subset: v1-1}}]"
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def policy(ca: LocalCA, cors: str, rest: str = ROUTE) -> dict:
     docs = documents(
         "lock-down", analytics_vs(f"  - corsPolicy: {cors}\n{rest}"), drop=(ANALYTICS_VS,)

@@ -8,19 +8,11 @@ specific host wins), Istio 1.28.
 
 from __future__ import annotations
 
-import pytest
-
-from mesh.local.ca import LocalCA
 from mesh.model.policy import client_tls_mode
 from mesh.model.resources import parse_resources
 from tests.support.mesh_view import documents, sidecar, view_of
 
 DR = "DestinationRule/voting-analytics"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
 
 
 def rule(host: str, traffic_policy: str = "", subset_policy: str = "", name: str = "r") -> str:

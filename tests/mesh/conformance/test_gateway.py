@@ -18,11 +18,6 @@ from tests.support.mesh_view import documents, ingress, view_of
 APP_GATEWAY = ("Gateway/voting-app-gateway", "VirtualService/voting-app")
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def gateway(hosts: str, protocol: str = "HTTP", port: int = 80, extra_server: str = "") -> str:
     return f"""
 apiVersion: networking.istio.io/v1

@@ -24,11 +24,6 @@ from tests.support.tasks import tls_secret
 HTTPS_PORT = 8443
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def gateway(servers: str) -> str:
     return f"""
 apiVersion: networking.istio.io/v1

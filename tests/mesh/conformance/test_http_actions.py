@@ -22,11 +22,6 @@ V1_1 = "outbound_8080_v1-1_voting-analytics_v1-1"
 V1_0 = "outbound_8080_v1-0_voting-analytics_v1-0"
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def compiled(ca: LocalCA, http: str) -> list[dict]:
     docs = documents("lock-down", analytics_vs(http), drop=(ANALYTICS_VS,))
     return routes_for(view_of(docs, ca), "voting-app-1-0", "voting-analytics")

@@ -22,11 +22,6 @@ JWKS = json.dumps({"keys": [{"kty": "RSA", "e": "AQAB", "n": "sXch", "kid": "k"}
 JWT = "envoy.filters.http.jwt_authn"
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def authn(rules: str, namespace: str = "istio-system", selector: str = "istio: ingressgateway"):
     select = f"\n  selector:\n    matchLabels: {{{selector}}}" if selector else ""
     return f"""

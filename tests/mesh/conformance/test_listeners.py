@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.local.ca import LocalCA
 from tests.support.mesh_view import documents, http_filters, ingress, listener, sidecar, view_of
 
 GATEWAY_POLICY = """
@@ -23,11 +22,6 @@ spec:
   action: DENY
   rules: [{to: [{operation: {paths: [/admin*]}}]}]
 """
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
 
 
 def managers(config) -> list[dict]:

@@ -22,11 +22,6 @@ SHADOW = "outbound_8080_v1-0_voting-analytics-shadow_v1-0"
 ROUTE = "\n  - route: [{destination: {host: voting-analytics, subset: v1-1}}]\n"
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def compiled(ca: LocalCA, mirror: str) -> tuple[dict, dict[str, dict]]:
     """voting-app 1.0's route to voting-analytics, and its clusters by name."""
     http = ROUTE.rstrip("\n") + f"\n    {mirror}\n"

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.local.ca import LocalCA
 from mesh.model.errors import InvalidResource
 from mesh.model.policy import compose_peer_authentication
 from mesh.model.resources import parse_resources
 from tests.support.mesh_view import documents, listener, sidecar, view_of
 
 STRICT_DEFAULT = "PeerAuthentication/default"  # step 3's namespace-wide STRICT
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
 
 
 def policy(name: str, namespace: str, mode: str, selector: str = "", extra: str = "") -> str:

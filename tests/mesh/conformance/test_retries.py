@@ -6,15 +6,8 @@ default policy since Istio 1.24 retries no status code), Istio 1.28.
 
 from __future__ import annotations
 
-import pytest
-
 from mesh.local.ca import LocalCA
 from tests.support.mesh_view import documents, routes_for, view_of
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
 
 
 def retry_of(ca: LocalCA, retries: str) -> dict | None:

@@ -18,11 +18,6 @@ from tests.support.mesh_view import documents, ingress, routes_for, shares, view
 ANALYTICS_VS = "VirtualService/voting-analytics"
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
-    return LocalCA(tmp_path_factory.mktemp("ca"))
-
-
 def analytics_vs(http: str) -> str:
     """A VirtualService for voting-analytics at step 3 (lock-down), `http` indented as rules."""
     return f"""
