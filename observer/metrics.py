@@ -7,13 +7,14 @@ differ. A failed round never raises: it returns ``Metrics`` whose state says why
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
 from observer.model import SERVICES, EdgeMetrics, Metrics, VersionMetrics
 from telemetry.errors import PrometheusQueryError, PrometheusUnreachable
 from telemetry.prometheus import PrometheusClient, Sample
-from telemetry.queries import DEFAULT_WINDOW, render
+from telemetry.queries import DEFAULT_WINDOW, PROXY_QUERIES, render, render_proxy
 
 # Instant queries run every round, and the VersionMetrics field each one fills.
 VERSION_QUERIES: Mapping[str, str] = {
@@ -60,6 +61,7 @@ class MetricsReader:
         queries = {n: self.query(n) for n in names}
         shadows = tuple(f"{s}{SHADOW_SUFFIX}" for s in self.services)
         queries["mirror_rate"] = render("request_rate", shadows, self.window, self.scope)
+        queries.update({n: render_proxy(n, self.window) for n in PROXY_QUERIES})
         try:
             results = await self.client.query_many(queries)
         except PrometheusUnreachable as exc:
@@ -83,6 +85,8 @@ class MetricsReader:
                 ): s.value
                 for s in results["mirror_rate"]
             },
+            overflow=_by_cluster(results["overflow_rate"]),
+            ejected=_by_cluster(results["ejections_active"]),
             history=dict(self._history),
             fetched_at=time.time(),
             window=self.window,
@@ -111,6 +115,23 @@ class MetricsReader:
             history[key] = tuple(values.get(round(t / step)) for t in grid)
         self._history = history
         self._history_at = now
+
+
+# outbound_<port>_<subset>_<service>_v<major>-<minor> (mesh/local/envoy/outbound.py), not the
+# mirror's `-shadow` twins nor the fault injector's `~abort` clusters
+_OUTBOUND = re.compile(r"^outbound_\d+_[^_]*_([a-z0-9-]+?)_v(\d+)-(\d+)$")
+
+
+def _by_cluster(samples: list[Sample]) -> dict[tuple[str, str], float | None]:
+    """Per (service, version) summed over callers, from outbound cluster names."""
+    found: dict[tuple[str, str], float | None] = {}
+    for sample in samples:
+        match = _OUTBOUND.match(sample.labels.get("envoy_cluster_name", ""))
+        if match is None or match.group(1).endswith("-shadow") or sample.value is None:
+            continue
+        key = (match.group(1), f"{match.group(2)}.{match.group(3)}")
+        found[key] = (found.get(key) or 0.0) + sample.value
+    return found
 
 
 def _versions(results: Mapping[str, list[Sample]]) -> dict[tuple[str, str], VersionMetrics]:

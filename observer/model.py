@@ -128,6 +128,10 @@ class Metrics:
     edges: tuple[EdgeMetrics, ...] = ()
     mirrored: Mapping[tuple[str, str], float | None] = field(default_factory=dict)
     """Mirrored copies per (service, version) in req/s: sent, their answers dropped."""
+    overflow: Mapping[tuple[str, str], float | None] = field(default_factory=dict)
+    """Requests callers' circuit breakers shed per (service, version), req/s (local mesh)."""
+    ejected: Mapping[tuple[str, str], float | None] = field(default_factory=dict)
+    """Hosts of a version outlier detection ejects right now, over every caller."""
     history: Mapping[tuple[str, str], tuple[float | None, ...]] = field(default_factory=dict)
     fetched_at: float = 0.0
     window: str = "1m"
@@ -311,6 +315,15 @@ def build_snapshot(
             copies = metrics.mirrored.get((name, version))
             if copies:  # a mirror's copies: beside the routes, never in the served share
                 labels = (*labels, f"+ mirrored copies {copies:.1f}/s (answers dropped)")
+            shed = metrics.overflow.get((name, version))
+            if shed:  # a connectionPool's overflow: answered 503 by the callers themselves
+                labels = (*labels, f"! overflow {shed:.1f}/s shed by callers (503)")
+            ejected = metrics.ejected.get((name, version))
+            if ejected:
+                labels = (
+                    *labels,
+                    f"! {ejected:g} ejection(s) by callers' outlier detection",
+                )
             version_rows.append(
                 VersionRow(
                     version=version,

@@ -83,6 +83,29 @@ QUERIES: Mapping[str, str] = {
 DEFAULT_WINDOW = "1m"
 
 
+PROXY_QUERIES: Mapping[str, str] = {
+    # What callers shed: requests their circuit breaker (connectionPool) answered 503 itself,
+    # per second, by the caller's outbound cluster (it names the destination and version).
+    "overflow_rate": (
+        "sum by (envoy_cluster_name) (rate(envoy_cluster_upstream_rq_pending_overflow"
+        '{envoy_cluster_name=~"outbound_.*"}[$window]))'
+    ),
+    # Hosts outlier detection has ejected right now, by the caller's outbound cluster.
+    "ejections_active": (
+        "sum by (envoy_cluster_name) (envoy_cluster_outlier_detection_ejections_active"
+        '{envoy_cluster_name=~"outbound_.*"})'
+    ),
+}
+"""Envoy's own cluster stats, not Istio's standard metrics: the local mesh's Prometheus scrapes
+them (mesh/local/telemetry.py); a cluster's Istio proxies expose them only when
+`proxyStatsMatcher` includes them, and the dashboard then shows no such line."""
+
+
+def render_proxy(name: str, window: str = DEFAULT_WINDOW) -> str:
+    """The PromQL of a named PROXY_QUERIES query."""
+    return Template(PROXY_QUERIES[name]).substitute(window=window)
+
+
 def render(
     name: str, services: tuple[str, ...] | list[str], window: str = DEFAULT_WINDOW, scope: str = ""
 ) -> str:

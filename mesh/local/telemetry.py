@@ -31,6 +31,8 @@ SCRAPE_INTERVAL = "1s"
 # Only the stats the series need: keeps each scrape small on a 2-core machine.
 ENVOY_STATS_FILTER = (
     r"^cluster\.(in|out)bound_[^.]*\.upstream_rq(_[0-9]+|_time)$|^server\.(live|memory_allocated)$"
+    # a caller's circuit breaking and outlier detection (telemetry/queries.py PROXY_QUERIES)
+    r"|^cluster\.outbound_[^.]*\.(upstream_rq_pending_overflow|outlier_detection\.ejections_active)$"
 )
 
 _VERSION = r"v(\d+)-(\d+)"

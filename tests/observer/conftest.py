@@ -60,11 +60,13 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------- exposition
 @dataclass(frozen=True)
 class Counter:
-    """A counter series growing at `per_second` since the exposition started."""
+    """A counter series growing at `per_second` since the exposition started; a gauge (`value`
+    given) holds its value."""
 
     name: str
     labels: dict[str, str]
     per_second: float
+    value: float | None = None
 
 
 @dataclass
@@ -78,11 +80,13 @@ class Exposition:
     def text(self) -> str:
         elapsed = time.time() - self.started
         lines = []
-        for name in sorted({s.name for s in self.series}):
-            lines.append(f"# TYPE {name} counter")
+        kinds = {s.name: "counter" if s.value is None else "gauge" for s in self.series}
+        for name in sorted(kinds):
+            lines.append(f"# TYPE {name} {kinds[name]}")
         for s in self.series:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-            lines.append(f"{s.name}{{{labels}}} {s.per_second * elapsed:.6f}")
+            value = s.per_second * elapsed if s.value is None else s.value
+            lines.append(f"{s.name}{{{labels}}} {value:.6f}")
         return "\n".join(lines) + "\n"
 
     def start(self) -> str:

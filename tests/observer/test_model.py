@@ -104,6 +104,20 @@ class TestSnapshot:
         assert two.routes[-1] == "+ mirrored copies 3.0/s (answers dropped)"
         assert two.metrics == METRICS.versions.get(("voting-analytics", "2.0"), VersionMetrics())
 
+    def test_overflow_and_ejections_are_lines_beside_the_version_they_concern(self) -> None:
+        metrics = replace(
+            METRICS,
+            overflow={("voting-analytics", "1.1"): 1.52},
+            ejected={("voting-analytics", "1.1"): 2.0},
+        )
+        analytics = build_snapshot("local", CANARY, metrics, VOTES).service("voting-analytics")
+        assert analytics is not None
+        one_one = next(v for v in analytics.versions if v.version == "1.1")
+        assert one_one.routes[-2:] == (
+            "! overflow 1.5/s shed by callers (503)",
+            "! 2 ejection(s) by callers' outlier detection",
+        )
+
     def test_json_keeps_no_data_as_null(self) -> None:
         metrics = Metrics(state="up", versions={("voting-app", "1.0"): VersionMetrics(share=None)})
         data = build_snapshot("local", CANARY, metrics, Votes(state="up")).to_json()

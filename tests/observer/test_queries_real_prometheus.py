@@ -77,6 +77,29 @@ SERIES = [
     _req("source", "voting-app-2-0", "voting-analytics", "2.0", "503", "unknown", 2.0),
     # voting-analytics 2.0 also takes mirrored copies of 1.0's calls (the `-shadow` twin).
     _req("source", "voting-app-1-0", "voting-analytics-shadow", "2.0", "200", "unknown", 3.0),
+    # Envoy's own stats of two callers' sidecars: analytics 1.1's connection pool sheds 1.5/s
+    # in all, and both callers have ejected its host; the fault injector's cluster is not it.
+    *(
+        Counter(
+            "envoy_cluster_upstream_rq_pending_overflow",
+            {"envoy_cluster_name": cluster, "pod": pod},
+            rate,
+        )
+        for cluster, pod, rate in (
+            ("outbound_8080_v1-1_voting-analytics_v1-1", "voting-app-1-0-a", 1.0),
+            ("outbound_8080_v1-1_voting-analytics_v1-1", "voting-app-1-0-b", 0.5),
+            ("outbound_8080_v1-1_voting-analytics_v1-1~abort503", "voting-app-1-0-a", 9.0),
+        )
+    ),
+    *(
+        Counter(
+            "envoy_cluster_outlier_detection_ejections_active",
+            {"envoy_cluster_name": "outbound_8080_v1-1_voting-analytics_v1-1", "pod": pod},
+            0.0,
+            value=1.0,
+        )
+        for pod in ("voting-app-1-0-a", "voting-app-1-0-b")
+    ),
     # voting-storage: counters exist but nothing moves -> no data in the window.
     _req("source", "voting-app-1-0", "voting-storage", "1.0", "200", "unknown", 0.0),
     # Destination side: what each server accepted, by connection security.
@@ -171,6 +194,17 @@ class TestAgainstRealPrometheus:
         assert not any(s.endswith("-shadow") for s, _ in metrics.versions)
         served = _version(metrics, "voting-analytics", "2.0")
         assert served is not None and served.rps == pytest.approx(2.0, abs=0.2)  # not 5
+
+    async def test_callers_overflow_and_ejections_are_read_per_version(
+        self, prometheus: PrometheusServer
+    ) -> None:
+        def near(m: Metrics) -> bool:
+            shed = m.overflow.get(("voting-analytics", "1.1"))
+            return shed is not None and abs(shed - 1.5) < 0.15
+
+        metrics = await eventually(lambda: _metrics(prometheus, window="10s"), near)
+        assert metrics.overflow == {("voting-analytics", "1.1"): pytest.approx(1.5, abs=0.15)}
+        assert metrics.ejected == {("voting-analytics", "1.1"): 2.0}
 
     async def test_request_rate_is_requests_per_second(self, prometheus: PrometheusServer) -> None:
         def near(m: Metrics) -> bool:
