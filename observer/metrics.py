@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from observer.model import SERVICES, EdgeMetrics, Metrics, VersionMetrics
 from telemetry.errors import PrometheusQueryError, PrometheusUnreachable
 from telemetry.prometheus import PrometheusClient, Sample
-from telemetry.queries import DEFAULT_WINDOW, PROXY_QUERIES, render, render_proxy
+from telemetry.queries import (
+    DEFAULT_WINDOW,
+    PROXY_QUERIES,
+    SHADOW_SUFFIX,
+    render,
+    render_proxy,
+)
 
 # Instant queries run every round, and the VersionMetrics field each one fills.
 VERSION_QUERIES: Mapping[str, str] = {
@@ -25,9 +31,6 @@ VERSION_QUERIES: Mapping[str, str] = {
     "latency_p99": "p99_ms",
 }
 EDGE_QUERIES: Mapping[str, str] = {"edge_request_rate": "rps", "edge_mtls_share": "mtls_share"}
-SHADOW_SUFFIX = "-shadow"
-"""Mirrored copies are counted under `<service>-shadow` (mesh/local/envoy/outbound.py): read
-apart, so a mirror's copies are never shown as served traffic."""
 
 
 class MetricsReader:
@@ -127,7 +130,7 @@ def _by_cluster(samples: list[Sample]) -> dict[tuple[str, str], float | None]:
     found: dict[tuple[str, str], float | None] = {}
     for sample in samples:
         match = _OUTBOUND.match(sample.labels.get("envoy_cluster_name", ""))
-        if match is None or match.group(1).endswith("-shadow") or sample.value is None:
+        if match is None or match.group(1).endswith(SHADOW_SUFFIX) or sample.value is None:
             continue
         key = (match.group(1), f"{match.group(2)}.{match.group(3)}")
         found[key] = (found.get(key) or 0.0) + sample.value

@@ -83,6 +83,11 @@ QUERIES: Mapping[str, str] = {
 DEFAULT_WINDOW = "1m"
 
 
+SHADOW_SUFFIX = "-shadow"
+"""A mirror's copies count under `<service>-shadow` (Istio's mark of a mirrored request's
+host): the local mesh names its mirror clusters so (mesh/local/envoy/outbound.py) and the
+observer reads them apart (observer/metrics.py), never as served traffic."""
+
 PROXY_QUERIES: Mapping[str, str] = {
     # What callers shed: requests their circuit breaker (connectionPool) answered 503 itself,
     # per second, by the caller's outbound cluster (it names the destination and version).

@@ -188,16 +188,15 @@ def _parse(
             result.namespace,
         ),
     )
-    secrets = {
-        d["metadata"]["name"]: decode_secret(d) for d in documents if d.get("kind") == "Secret"
-    }
-    result.tls_secrets = {
-        (d["metadata"].get("namespace") or result.namespace, d["metadata"]["name"]): decode_secret(
-            d
-        )
-        for d in documents
-        if d.get("kind") == "Secret" and d.get("type") == "kubernetes.io/tls"
-    }
+    secrets: dict[str, dict[str, str]] = {}
+    for doc in documents:
+        if doc.get("kind") != "Secret":
+            continue
+        meta = doc["metadata"]
+        secrets[meta["name"]] = decode_secret(doc)
+        if doc.get("type") == "kubernetes.io/tls":  # a Gateway's credentialName
+            namespace = meta.get("namespace") or result.namespace
+            result.tls_secrets[(namespace, meta["name"])] = secrets[meta["name"]]
     for doc in documents:
         if strict:
             _parse_document(result, doc, secrets)

@@ -35,12 +35,11 @@ from mesh.local.envoy.http_actions import (
 from mesh.local.envoy.retries import retry_policy
 from mesh.local.envoy.traffic_policy import apply_traffic_policy
 from mesh.local.topology import Pod
-from mesh.model.fields import StringMatch
+from mesh.model.fields import StringMatch, short_host
 from mesh.model.policy import applicable_rules, client_tls_mode, mesh_services, selects
 from mesh.model.virtual_service import Destination, HTTPMatch, HTTPRoute, Mirror
 from mesh.model.workloads import Service
-
-SHADOW_SUFFIX = "-shadow"  # Envoy's and Istio's mark of a mirrored request's host
+from telemetry.queries import SHADOW_SUFFIX
 
 
 def string_matcher(match: StringMatch) -> dict[str, Any]:
@@ -240,7 +239,7 @@ class OutboundBuilder:
         counts them apart from served traffic, as Istio's `-shadow` host suffix marks them.
         """
         ((name, _),) = self.destination_clusters(mirror.destination)  # one: resources.py
-        service = mirror.destination.host.split(".")[0]
+        service = short_host(mirror.destination.host)
         shadow = name.replace(f"_{service}_", f"_{service}{SHADOW_SUFFIX}_", 1)
         if shadow not in self.clusters:
             twin = copy.deepcopy(self.clusters[name])
