@@ -7,6 +7,7 @@ Envoy verifies peers against the CA and matches the SAN for authorization.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,24 @@ class LocalCA:
             .sign(self._key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def tls_secret_document(
+    ca: LocalCA, hosts: list[str], name: str, namespace: str = "istio-system"
+) -> dict[str, object]:
+    """A kubernetes.io/tls Secret holding a server certificate from `ca` for `hosts`: what a
+    Gateway's credentialName names (`voting tls-secret` prints it)."""
+    cert, key = ca.issue_server(hosts)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(cert).decode(),
+            "tls.key": base64.b64encode(key).decode(),
+        },
+    }
 
 
 def _san(cert: x509.Certificate) -> str | None:

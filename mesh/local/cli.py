@@ -194,24 +194,12 @@ def cmd_tls_check(args: argparse.Namespace) -> int:
 
 def cmd_tls_secret(args: argparse.Namespace) -> int:
     """Print the Secret YAML; stderr says which CA file a client trusts it with."""
-    import base64
-
     import yaml
 
-    from mesh.local.ca import LocalCA
+    from mesh.local.ca import LocalCA, tls_secret_document
 
     ca = LocalCA(args.state_dir / "ca")
-    cert, key = ca.issue_server(args.host)
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": args.name, "namespace": args.namespace},
-        "type": "kubernetes.io/tls",
-        "data": {
-            "tls.crt": base64.b64encode(cert).decode(),
-            "tls.key": base64.b64encode(key).decode(),
-        },
-    }
+    secret = tls_secret_document(ca, args.host, args.name, args.namespace)
     print(yaml.safe_dump(secret, sort_keys=False), end="")
     print(f"# clients trust it with: curl --cacert {ca.ca_path}", file=sys.stderr)
     return 0

@@ -47,23 +47,12 @@ def tls_secret(
 ) -> dict:
     """A kubernetes.io/tls Secret in istio-system from a throwaway local CA, as
     `voting tls-secret` makes one (what the secure-gateway task needs applied first)."""
-    import base64
     import tempfile
 
-    from mesh.local.ca import LocalCA
+    from mesh.local.ca import LocalCA, tls_secret_document
 
     with tempfile.TemporaryDirectory() as directory:
-        cert, key = LocalCA(Path(directory)).issue_server(list(hosts))
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": "istio-system"},
-        "type": "kubernetes.io/tls",
-        "data": {
-            "tls.crt": base64.b64encode(cert).decode(),
-            "tls.key": base64.b64encode(key).decode(),
-        },
-    }
+        return tls_secret_document(LocalCA(Path(directory)), list(hosts), name)
 
 
 def task_prerequisites(task: str) -> list[dict]:
