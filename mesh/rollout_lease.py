@@ -55,8 +55,15 @@ def describe(progress: dict[str, Any] | None) -> str | None:
     if state == RUNNING:
         expires = progress.get("lease_expires_at")
         until = time.strftime("%H:%M:%S", time.localtime(expires)) if expires else "?"
+        phase = progress.get("phase") or {}
+        doing = (
+            phase["detail"]
+            if phase.get("kind") in ("mirror", "ab", "confirm") and phase.get("detail")
+            else f"weight {weight}% to {canary}"
+        )
+        paused = " (PAUSED: `voting rollout resume`)" if progress.get("paused") else ""
         return (
-            f"rollout running: weight {weight}% to {canary}, passed {_weights(progress)}; "
+            f"rollout running: {doing}{paused}, passed {_weights(progress)}; "
             f"controller pid {progress.get('pid', '?')}, lease until {until}"
         )
     if state == CONTROLLER_LOST:
@@ -67,3 +74,31 @@ def describe(progress: dict[str, Any] | None) -> str | None:
 def _weights(progress: dict[str, Any]) -> str:
     passed = progress.get("passed") or []
     return ", ".join(f"{w}%" for w in passed) if passed else "none yet"
+
+
+VERBS = ("pause", "resume", "promote", "abort", "confirm")
+
+
+def check_command(progress: dict[str, Any] | None, verb: str, now: float | None = None) -> None:
+    """Refuse (CommandRefused) a command the rollout in progress cannot act on, saying why."""
+    if verb not in VERBS:
+        raise CommandRefused(f"unknown verb {verb!r} (one of {', '.join(VERBS)})")
+    progress = observe(progress, now)
+    state = progress.get("state") if isinstance(progress, dict) else None
+    if state is None:
+        raise CommandRefused(f"no rollout to {verb}: status shows none")
+    if state == CONTROLLER_LOST:
+        raise CommandRefused(f"the rollout's controller is lost; {LOST_HINT}")
+    if state != RUNNING:
+        raise CommandRefused(f"nothing to {verb}: the rollout has ended ({state})")
+    paused = bool(progress.get("paused"))
+    if verb == "pause" and paused:
+        raise CommandRefused("the rollout is paused already")
+    if verb == "resume" and not paused:
+        raise CommandRefused("the rollout is not paused")
+    if verb == "confirm" and (progress.get("phase") or {}).get("kind") != "confirm":
+        raise CommandRefused("the rollout is not waiting at a confirm gate")
+
+
+class CommandRefused(ValueError):
+    """A rollout command that does not apply now; the message says why."""

@@ -1,8 +1,16 @@
-"""`voting rollout`: run the canary of the 2.0 stack, locally or on a cluster.
+"""`voting rollout`: run the canary of the 2.0 stack, locally or on a cluster, and steer it.
 
-`--resume` goes on with a rollout whose controller was lost (status shows `controller-lost`)
-from the weight after the last one that passed; `--rollback` puts the routes back on 1.x and
-marks it rolled back. SIGTERM or Ctrl-C roll back and leave the rollout `aborted: interrupted`.
+    voting rollout [--spec SPEC]        run a rollout to its end (promoted, rolled back, aborted)
+    voting rollout pause | resume       hold the routes where they are / go on (Argo's verbs)
+    voting rollout promote | abort      promote now, skipping what is left / roll back now
+    voting rollout confirm              open the confirm gate the rollout waits at
+    voting rollout status [--watch]     the rollout's phase, gates and events (live with --watch)
+
+`resume` (or `--resume`) also goes on with a rollout whose controller was lost (status shows
+`controller-lost`) from the phase after the last one that passed; `--rollback` puts the
+routes back on 1.x and marks it rolled back. SIGTERM or Ctrl-C roll back and leave the
+rollout `aborted: interrupted`. The verbs reach the controller through the local system's
+control API; who asked, and when, goes to the rollout's event log.
 """
 
 from __future__ import annotations
@@ -22,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rollout", help="canary the 2.0 stack with metric gates; promote or roll back"
     )
+    parser.add_argument(
+        "verb",
+        nargs="?",
+        choices=("pause", "resume", "promote", "abort", "confirm", "status"),
+        help="steer the running rollout instead of starting one",
+    )
+    parser.add_argument("--watch", action="store_true", help="with status: follow it live")
     parser.add_argument("--spec", type=Path, help="rollout spec YAML (default: built-in)")
     parser.add_argument("--context", help="Kubernetes context (default: the local system)")
     parser.add_argument("--namespace", default="voting")
@@ -42,6 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
+    if args.verb and (args.spec or args.resume or args.rollback):
+        print(f"voting: rollout {args.verb}: takes no --spec/--resume/--rollback", file=sys.stderr)
+        return 2
+    if args.watch and args.verb != "status":
+        print("voting: rollout: --watch goes with `status`", file=sys.stderr)
+        return 2
+    if args.verb == "status":
+        return _status(args)
+    if args.verb == "resume" and _controller_lost(args):
+        args.resume, args.verb = True, None
+    if args.verb:
+        return _command(args)
     if (args.resume or args.rollback) and args.spec:
         print("voting: rollout: --spec is not used with --resume/--rollback", file=sys.stderr)
         return 2
@@ -106,3 +133,91 @@ async def _run(args: argparse.Namespace):
 
 def _print(message: str) -> None:
     print(message, flush=True)
+
+
+def _controller_lost(args: argparse.Namespace) -> bool:
+    from mesh.local.control import ControlClient
+    from mesh.rollout_lease import CONTROLLER_LOST
+
+    if args.context is not None:
+        return False
+    try:
+        status = asyncio.run(ControlClient(args.state_dir).status())
+    except Exception:  # said by the command itself
+        return False
+    return (status.get("rollout") or {}).get("state") == CONTROLLER_LOST
+
+
+def _command(args: argparse.Namespace) -> int:
+    import getpass
+
+    from rollout.runner import command_rollout
+
+    try:
+        progress = asyncio.run(
+            command_rollout(
+                args.verb, state_dir=args.state_dir, by=getpass.getuser(), context=args.context
+            )
+        )
+    except Exception as exc:  # refused, or no system: one line
+        print(f"voting: rollout {args.verb}: {exc}", file=sys.stderr)
+        return 1
+    print(f"rollout {args.verb} sent; the controller acts on it within a second")
+    print(render_progress(progress))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import time
+
+    from mesh.local.control import ControlClient
+    from mesh.rollout_lease import FINAL_STATES
+
+    if args.context is not None:
+        print(
+            "voting: rollout status: a rollout against a cluster reports in the terminal that "
+            "runs it; `voting cluster status` shows the routes in force",
+            file=sys.stderr,
+        )
+        return 2
+    shown = None
+    while True:
+        try:
+            progress = asyncio.run(ControlClient(args.state_dir).status()).get("rollout")
+        except Exception as exc:
+            print(f"voting: rollout status: {exc}", file=sys.stderr)
+            return 1
+        text = render_progress(progress)
+        if text != shown:
+            print(text + ("\n" if args.watch else ""), flush=True)
+            shown = text
+        if not args.watch or (progress or {}).get("state") in FINAL_STATES:
+            return 0
+        try:
+            time.sleep(1.0)
+        except KeyboardInterrupt:
+            return 0
+
+
+def render_progress(progress: dict | None) -> str:
+    """What `voting rollout status` prints: the line of `voting status`, then the details."""
+    import time
+
+    from mesh.rollout_lease import describe
+
+    line = describe(progress)
+    if line is None:
+        return "no rollout: status shows none"
+    lines = [line]
+    phase = (progress or {}).get("phase") or {}
+    if phase.get("detail"):
+        lines.append(f"  phase: {phase['detail']}")
+    if progress.get("failed_checks"):
+        lines.append(f"  failed checks in a row: {progress['failed_checks']}")
+    for gate in progress.get("gates") or []:
+        value = "no-data" if gate.get("value") is None else f"{gate['value']:.3g}"
+        lines.append(f"  {gate['name']}: {value} ({gate['bound']}) {gate['verdict']}")
+    for event in (progress.get("events") or [])[-5:]:
+        when = time.strftime("%H:%M:%S", time.localtime(event.get("time", 0)))
+        lines.append(f"  {when} {event.get('message')}")
+    return "\n".join(lines)

@@ -1,7 +1,15 @@
-"""The canary loop: step the weights, judge each interval, then promote or roll back.
+"""The canary loop: run each phase, judge each interval, then promote or roll back.
+
+Phases (`rollout.routing.plan`): an optional mirror phase, then A/B iterations or weight
+steps. Each interval the gates, metrics and `rollout` webhooks are judged: a failed check
+counts towards `threshold` (in a row; the phase is judged again), `maxInconclusive`
+inconclusive intervals in a row abort, a pass moves on. `confirm-*` webhooks hold the rollout
+until they answer 2xx or `voting rollout confirm` arrives; `rollback` webhooks roll back when
+they answer 2xx. Commands (`voting rollout pause|resume|promote|abort|confirm`) arrive
+through `commands` and are acted on within a second.
 
 Cookie users (`featureflag=on`) reach the canary at every weight (the canary step's first
-rule), so they stay on 2.0 throughout: weights only move the users without the cookie.
+rule), so they stay on 2.0 throughout: the rollout's rules only move the other users.
 Works on any `Router` (the local system or a cluster); it never knows which.
 """
 
@@ -9,20 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.rollout_lease import ABORTED, PROMOTED, ROLLED_BACK, RUNNING
-from mesh.router.base import Route, Router
-from rollout.gates import FAIL, INCONCLUSIVE, GateResult, evaluate
+from mesh.router.base import Router
+from rollout.gates import FAIL, INCONCLUSIVE, PASS, GateResult, evaluate
 from rollout.progress import ResumePlan, heartbeat_every, progress_json
+from rollout.routing import AB, MIRROR, WEIGHT, Phase, phase_rules, plan
 from rollout.spec import RolloutSpec
+from rollout.webhooks import HookResult, Webhook, call_all
 from telemetry.errors import PrometheusError
 from telemetry.prometheus import PrometheusClient
 
 Reporter = Callable[[dict[str, Any]], Awaitable[None]]
+Commands = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+POLL_S = 1.0  # how often a waiting controller looks for commands
 
 __all__ = ["ABORTED", "PROMOTED", "ROLLED_BACK", "RUNNING", "Outcome", "Rollout"]
 
@@ -36,6 +50,12 @@ class Outcome:
     reason: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
     passed: list[int] = field(default_factory=list)  # weights whose gates all passed
+    phases_passed: int = 0
+    phase: dict[str, Any] = field(default_factory=dict)
+    paused: bool = False
+    failed_checks: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    cookie: str = ""
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -46,9 +66,23 @@ class Outcome:
             "reason": self.reason,
             "history": self.history[-20:],
             "gates": self.history[-1]["gates"] if self.history else [],
+            "phases_passed": self.phases_passed,
+            "phase": self.phase,
+            "paused": self.paused,
+            "failed_checks": self.failed_checks,
+            "events": self.events[-20:],
+            "cookie": self.cookie,
             "started": self.started,
             "finished": self.finished,
         }
+
+
+class _Stop(Exception):
+    """A command that ends the loop: promote now, or abort."""
+
+    def __init__(self, verb: str, by: str) -> None:
+        super().__init__(verb)
+        self.verb, self.by = verb, by
 
 
 class Rollout:
@@ -56,7 +90,7 @@ class Rollout:
 
     With a `report`, it reports its progress (`rollout.progress`) on every change and, while
     it waits, at least every `heartbeat_every(spec)` seconds, so that its lease stays live.
-    `resume` goes on with a lost rollout from the weight after the last one that passed.
+    `resume` goes on with a lost rollout from the phase after the last one that passed.
     Cancelled (the dashboard quitting, SIGTERM), it rolls back and reports `aborted`.
     """
 
@@ -67,6 +101,7 @@ class Rollout:
         prometheus: PrometheusClient,
         *,
         report: Reporter | None = None,
+        commands: Commands | None = None,
         on_event: Callable[[str], None] = print,
         resume: ResumePlan | None = None,
         cancel_reason: str = "rollout cancelled",
@@ -75,18 +110,24 @@ class Rollout:
         self.router = router
         self.prometheus = prometheus
         self.report = report
+        self.commands = commands
         self.on_event = on_event
         self.resume = resume
         self.cancel_reason = cancel_reason
-        self.outcome = Outcome()
+        self.outcome = Outcome(cookie=secrets.token_hex(8))
+        self._confirmed: str | None = None  # who confirmed the gate being waited on
         if resume is not None:
             self.outcome.history = list(resume.history)
             self.outcome.passed = list(resume.passed)
             self.outcome.weight = resume.last_weight
+            self.outcome.phases_passed = resume.phases_done
+            self.outcome.cookie = resume.cookie or self.outcome.cookie
             if resume.started:
                 self.outcome.started = resume.started
         self._reporting = asyncio.Lock()
+        self._base: list[dict[str, Any]] = []
 
+    # ------------------------------------------------------------ reporting
     async def _publish(self) -> None:
         if self.report is None:
             return
@@ -104,9 +145,19 @@ class Rollout:
             await asyncio.sleep(heartbeat_every(self.spec))
             await self._publish()
 
-    def _event(self, message: str) -> None:
+    def _event(self, message: str, *, log: bool = False) -> None:
         self.on_event(f"[rollout] {message}")
+        if log:
+            self.outcome.events.append({"time": time.time(), "message": message})
 
+    def _set_phase(self, phase: Phase | None, kind: str | None = None, **extra: Any) -> None:
+        data = phase.to_json() if phase else {}
+        if kind:
+            data["kind"] = kind
+        data["detail"] = extra.pop("detail", phase.describe(self.spec) if phase else "")
+        self.outcome.phase = {**data, **extra}
+
+    # ------------------------------------------------------------ the run
     async def run(self) -> Outcome:
         heartbeat = asyncio.create_task(self._heartbeat()) if self.report else None
         try:
@@ -120,20 +171,24 @@ class Rollout:
         spec = self.spec
         status = await self.router.status()
         step = (status.get("step") or {}).get("name")
-        weights = spec.weights
+        phases = plan(spec)
         if self.resume is not None:
             if step != "canary":
                 raise RuntimeError(
                     f"cannot resume: the step in force is {step}, not canary (the routes were "
                     "changed since); `voting rollout --rollback` or start a new rollout"
                 )
-            weights = self.resume.weights
+            phases = phases[self.resume.phases_done :]
             passed = ", ".join(f"{w}%" for w in self.resume.passed) or "none"
             self._event(
                 f"resuming after controller pid {self.resume.lost_pid} was lost "
-                f"(passed: {passed}; to run: {', '.join(f'{w}%' for w in weights) or 'none'})"
+                f"(passed: {passed}; to run: {', '.join(p.describe(spec) for p in phases) or 'none'})"
             )
         try:
+            if self.resume is None:
+                await self._confirm("confirm-rollout", "Waiting", None)
+                if not await self._pre_rollout():
+                    return self.outcome
             if step != "canary":
                 self._event(f"applying the canary step (was {step})")
                 status = await self.router.apply_step("canary")
@@ -142,41 +197,79 @@ class Rollout:
                 for w in status.get("workloads", [])
                 if w.get("version") == spec.canary_version
             }
-            for weight in weights:
-                if not await self._run_weight(weight, canary_workloads):
+            self._base = await self.router.get_http(spec.service)
+            for index, phase in enumerate(phases):
+                first_weight = index == 0 or phases[index - 1].kind != WEIGHT
+                if phase.kind == WEIGHT and not first_weight:
+                    await self._confirm("confirm-traffic-increase", "Progressing", phase)
+                if not await self._run_phase(phase, canary_workloads):
                     return self.outcome
-            self._event(f"every gate passed at every weight: promoting ({spec.promote_step})")
-            await self.router.apply_step(spec.promote_step)
-            self._finish(PROMOTED, "every gate passed at every weight")
+            await self._confirm("confirm-promotion", "WaitingPromotion", None)
+            await self._promote("every gate passed in every phase")
+        except _Stop as stop:
+            if stop.verb == "promote":
+                await self._promote(f"promoted by {stop.by} on request")
+            else:
+                await self._rollback(ABORTED, f"aborted by {stop.by} on request")
         except asyncio.CancelledError:
             await self._rollback(ABORTED, self.cancel_reason)
             raise
-        await self._publish()
         return self.outcome
 
-    async def _run_weight(self, weight: int, canary_workloads: set[str]) -> bool:
+    async def _pre_rollout(self) -> bool:
+        hooks = self.spec.hooks("pre-rollout")
+        if not hooks:
+            return True
+        results = await self._hooks(hooks, "Progressing")
+        failed = [r for r in results if not r.ok]
+        if not failed:
+            return True
+        reason = "pre-rollout webhook failed: " + "; ".join(f"{r.name} {r.detail}" for r in failed)
+        self._event(f"{ABORTED}: {reason}; no traffic was moved", log=True)
+        self._finish(ABORTED, reason)
+        await self._publish()
+        return False
+
+    async def _run_phase(self, phase: Phase, canary_workloads: set[str]) -> bool:
         spec = self.spec
-        self.outcome.weight = weight
-        routes = [Route(spec.primary, 100 - weight), Route(spec.canary, weight)]
-        await self.router.set_routes(spec.service, routes)
-        self._event(f"weight {weight}% to {spec.canary} ({100 - weight}% {spec.primary})")
+        self.outcome.weight = phase.weight
+        self._set_phase(phase)
+        rules = phase_rules(self._base, spec, phase, self.outcome.cookie)
+        await self.router.set_http(spec.service, rules)
+        self._event(phase.describe(spec))
         await self._publish()
         inconclusive = 0
+        label = _label(phase)
         while True:
-            await asyncio.sleep(spec.interval)
-            results = await self._judge(canary_workloads)
+            await self._wait(spec.interval)
+            results = await self._judge(canary_workloads, phase.kind == MIRROR)
             self.outcome.history.append(
-                {"time": time.time(), "weight": weight, "gates": [r.to_json() for r in results]}
+                {
+                    "time": time.time(),
+                    "weight": phase.weight,
+                    "phase": phase.to_json(),
+                    "gates": [r.to_json() for r in results],
+                }
             )
             self._event(
-                f"weight {weight}%: "
-                + ", ".join(f"{r.name}={_show(r.value)} {r.verdict}" for r in results)
+                f"{label}: " + ", ".join(f"{r.name}={_show(r.value)} {r.verdict}" for r in results)
             )
+            if await self._rollback_requested():
+                return False
             failed = [r for r in results if r.verdict == FAIL]
             if failed:
+                self.outcome.failed_checks += 1
                 reasons = "; ".join(f"{r.name} {_show(r.value)} (needs {r.bound})" for r in failed)
-                await self._rollback(ROLLED_BACK, f"gate failed at weight {weight}%: {reasons}")
-                return False
+                if self.outcome.failed_checks >= spec.threshold:
+                    await self._rollback(ROLLED_BACK, f"gate failed at {label}: {reasons}")
+                    return False
+                self._event(
+                    f"failed check {self.outcome.failed_checks} of {spec.threshold} at {label} "
+                    f"({reasons}); judging it again",
+                    log=True,
+                )
+                await self._publish()
+                continue
             if any(r.verdict == INCONCLUSIVE for r in results):
                 inconclusive += 1
                 await self._publish()
@@ -186,30 +279,147 @@ class Rollout:
                     )
                     await self._rollback(
                         ABORTED,
-                        f"inconclusive at weight {weight}% for {inconclusive} intervals ({details})",
+                        f"inconclusive at {label} for {inconclusive} intervals ({details})",
                     )
                     return False
                 continue
-            self.outcome.passed.append(weight)
+            self.outcome.failed_checks = 0
+            if phase.kind == WEIGHT:
+                self.outcome.passed.append(phase.weight)
+            self.outcome.phases_passed += 1
             await self._publish()
             return True
 
-    async def _judge(self, canary_workloads: set[str]) -> list[GateResult]:
+    async def _judge(self, canary_workloads: set[str], mirroring: bool) -> list[GateResult]:
         try:
-            return await evaluate(self.prometheus, self.spec, canary_workloads)
+            results = list(await evaluate(self.prometheus, self.spec, canary_workloads, mirroring))
         except PrometheusError as exc:
-            return [GateResult("prometheus", "answers", None, INCONCLUSIVE, str(exc))]
+            results = [GateResult("prometheus", "answers", None, INCONCLUSIVE, str(exc))]
+        for hook in await self._hooks(self.spec.hooks("rollout"), "Progressing"):
+            verdict = PASS if hook.ok else FAIL
+            results.append(GateResult(f"webhook {hook.name}", "2xx", None, verdict, hook.detail))
+        return results
+
+    async def _rollback_requested(self) -> bool:
+        hooks = self.spec.hooks("rollback")
+        if not hooks:
+            return False
+        said = [r for r in await self._hooks(hooks, "Progressing") if r.ok]
+        if not said:
+            return False
+        await self._rollback(ROLLED_BACK, f"rollback webhook {said[0].name} answered 2xx")
+        return True
+
+    # ------------------------------------------------------------ gates and commands
+    async def _confirm(self, kind: str, flagger_phase: str, phase: Phase | None) -> None:
+        """Wait until every `kind` webhook answers 2xx or `voting rollout confirm` arrives."""
+        hooks = self.spec.hooks(kind)
+        if not hooks:
+            return
+        names = ", ".join(h.name for h in hooks)
+        before = self.outcome.phase
+        self._set_phase(phase, kind="confirm", gate=kind, detail=f"waiting for {kind} ({names})")
+        self._event(f"waiting for {kind} ({names}) or `voting rollout confirm`")
+        await self._publish()
+        self._confirmed = None
+        while True:
+            callable_hooks = [h for h in hooks if h.url]
+            if callable_hooks:
+                results = await self._hooks(callable_hooks, flagger_phase)
+                if all(r.ok for r in results) and len(callable_hooks) == len(hooks):
+                    self._event(f"{kind} confirmed by webhook {names}", log=True)
+                    break
+            if await self._rollback_requested():
+                raise _Stop("abort", "a rollback webhook")
+            await self._wait(self.spec.interval if callable_hooks else POLL_S)
+            if self._confirmed:
+                self._event(f"{kind} confirmed by {self._confirmed}", log=True)
+                break
+        self._confirmed = None
+        self.outcome.phase = before
+        await self._publish()
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep `seconds` of unpaused time, acting on commands about once a second."""
+        remaining = seconds
+        while remaining > 0 or self.outcome.paused:
+            nap = POLL_S if self.outcome.paused else min(POLL_S, remaining)
+            await asyncio.sleep(nap)
+            if not self.outcome.paused:
+                remaining -= nap
+            await self._take_commands()
+            if self._confirmed:
+                return
+
+    async def _take_commands(self) -> None:
+        if self.commands is None:
+            return
+        try:
+            commands = await self.commands()
+        except Exception as exc:  # a control API hiccup must not stop a rollout
+            self.on_event(f"could not read commands: {exc}")
+            return
+        for command in commands:
+            verb, by = str(command.get("verb")), str(command.get("by") or "someone")
+            if verb == "pause" and not self.outcome.paused:
+                self.outcome.paused = True
+                self._event(f"paused by {by}", log=True)
+            elif verb == "resume" and self.outcome.paused:
+                self.outcome.paused = False
+                self._event(f"resumed by {by}", log=True)
+            elif verb == "confirm" and self.outcome.phase.get("kind") == "confirm":
+                self._confirmed = by
+            elif verb in ("promote", "abort"):
+                raise _Stop(verb, by)
+            else:
+                self._event(f"ignored {verb} from {by}: it does not apply now")
+                continue
+            await self._publish()
+
+    async def _hooks(self, hooks: list[Webhook], flagger_phase: str) -> list[HookResult]:
+        if not hooks:
+            return []
+        payload = {
+            "name": self.spec.service,
+            "namespace": self.spec.namespace,
+            "phase": flagger_phase,
+        }
+        results = await call_all(hooks, payload)
+        for result in results:
+            if not result.ok:
+                self._event(f"webhook {result.name}: {result.detail}")
+        return results
+
+    # ------------------------------------------------------------ endings
+    async def _promote(self, reason: str) -> None:
+        self._set_phase(None, kind="promoting", detail=f"applying {self.spec.promote_step}")
+        self._event(f"{reason}: promoting ({self.spec.promote_step})", log=True)
+        await self.router.apply_step(self.spec.promote_step)
+        self._finish(PROMOTED, reason)
+        await self._hooks(self.spec.hooks("post-rollout"), "Succeeded")
+        await self._publish()
 
     async def _rollback(self, state: str, reason: str) -> None:
-        self._event(f"{state}: {reason}; rolling back ({self.spec.rollback_step})")
+        self._event(f"{state}: {reason}; rolling back ({self.spec.rollback_step})", log=True)
         await self.router.apply_step(self.spec.rollback_step)
         self._finish(state, reason)
+        await self._hooks(self.spec.hooks("post-rollout"), "Failed")
         await self._publish()
 
     def _finish(self, state: str, reason: str) -> None:
         self.outcome.state = state
         self.outcome.reason = reason
         self.outcome.finished = time.time()
+        self.outcome.paused = False
+        self.outcome.phase = {"kind": state, "detail": reason}
+
+
+def _label(phase: Phase) -> str:
+    if phase.kind == MIRROR:
+        return "mirror phase"
+    if phase.kind == AB:
+        return f"A/B iteration {phase.iteration}"
+    return f"weight {phase.weight}%"
 
 
 def _show(value: float | None) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rollout.metrics import Metric
 from rollout.spec import Gate, RolloutSpec
 from telemetry.prometheus import PrometheusClient, Sample
-from telemetry.queries import render
+from telemetry.queries import SHADOW_SUFFIX, render
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
@@ -44,7 +45,7 @@ def _canary_values(
     return values
 
 
-def judge(gate: Gate, values: list[float | None]) -> GateResult:
+def judge(gate: Gate | Metric, values: list[float | None]) -> GateResult:
     known = [v for v in values if v is not None]
     if not known:
         return GateResult(gate.name, gate.describe(), None, INCONCLUSIVE, "no data")
@@ -53,21 +54,35 @@ def judge(gate: Gate, values: list[float | None]) -> GateResult:
     return GateResult(gate.name, gate.describe(), worst, verdict, f"worst of {len(known)} series")
 
 
-async def canary_requests(client: PrometheusClient, spec: RolloutSpec) -> float | None:
-    """How many requests the canary version of the rolled-out service served in the window."""
-    samples = await client.query(render("request_rate", (spec.service,), spec.window()))
+def judged_services(spec: RolloutSpec, mirroring: bool) -> tuple[str, ...]:
+    """The services whose canary series the gates read; while mirroring, also the rolled-out
+    service's `-shadow` twin, where Istio counts the copies (its only canary traffic then)."""
+    return (*spec.services, spec.service + SHADOW_SUFFIX) if mirroring else spec.services
+
+
+async def canary_requests(
+    client: PrometheusClient, spec: RolloutSpec, mirroring: bool = False
+) -> float | None:
+    """How many requests the canary version of the rolled-out service served in the window
+    (while mirroring: how many copies it was sent)."""
+    target = spec.service + SHADOW_SUFFIX if mirroring else spec.service
+    samples = await client.query(render("request_rate", (target,), spec.window()))
     rates = [s.value for s in samples if s.labels.get("destination_version") == spec.canary_version]
     known = [r for r in rates if r is not None]
     return sum(known) * spec.interval if known else None
 
 
 async def evaluate(
-    client: PrometheusClient, spec: RolloutSpec, canary_workloads: set[str]
+    client: PrometheusClient,
+    spec: RolloutSpec,
+    canary_workloads: set[str],
+    mirroring: bool = False,
 ) -> list[GateResult]:
-    """Every gate of the spec over the last interval, plus the minimum-traffic check."""
-    requests = await canary_requests(client, spec)
+    """Every gate and metric of the spec over the last interval, plus the minimum-traffic
+    check; while mirroring they judge the copies sent to the canary."""
+    requests = await canary_requests(client, spec, mirroring)
     volume = GateResult(
-        "canary-requests",
+        "mirrored-requests" if mirroring else "canary-requests",
         f">= {spec.min_requests}",
         requests,
         PASS if requests is not None and requests >= spec.min_requests else INCONCLUSIVE,
@@ -75,13 +90,31 @@ async def evaluate(
         if not requests or requests < spec.min_requests
         else "enough",
     )
+    services = judged_services(spec, mirroring)
     results = [volume]
     for gate in spec.gates:
-        samples = await client.query(render(gate.query, spec.services, spec.window()))
-        result = judge(gate, _canary_values(samples, spec, canary_workloads))
-        if volume.verdict == INCONCLUSIVE and result.verdict == PASS:
-            result = GateResult(
-                result.name, result.bound, result.value, INCONCLUSIVE, "too few requests"
-            )
-        results.append(result)
+        samples = await client.query(render(gate.query, services, spec.window()))
+        results.append(judge(gate, _canary_values(samples, spec, canary_workloads)))
+    variables = {
+        "target": spec.service + SHADOW_SUFFIX if mirroring else spec.service,
+        "namespace": spec.namespace,
+        "interval": spec.window(),
+        "version": spec.canary_version,
+        "services": "|".join(services),
+    }
+    for metric in spec.metrics:
+        samples = await client.query(metric.render(variables))
+        values = (
+            _canary_values(samples, spec, canary_workloads)
+            if metric.per_series
+            else [s.value for s in samples]
+        )
+        results.append(judge(metric, values))
+    if volume.verdict == INCONCLUSIVE:
+        results[1:] = [
+            GateResult(r.name, r.bound, r.value, INCONCLUSIVE, "too few requests")
+            if r.verdict == PASS
+            else r
+            for r in results[1:]
+        ]
     return results

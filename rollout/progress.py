@@ -21,11 +21,11 @@ the weight after the last one judged to pass), and `rolled_back` what `--rollbac
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.rollout_lease import CONTROLLER_LOST, FINAL_STATES, ROLLED_BACK, RUNNING, observe
-from rollout.spec import Gate, RolloutSpec
+from rollout.spec import RolloutSpec, SpecError, parse_spec
 
 LEASE_INTERVALS = 2  # a controller silent for this many intervals is lost
 MIN_LEASE_S = 5.0  # ... but never less than this, so a busy machine is not taken for a dead one
@@ -46,23 +46,16 @@ def heartbeat_every(spec: RolloutSpec) -> float:
 
 # ---------------------------------------------------------------- the spec, as JSON
 def spec_to_json(spec: RolloutSpec) -> dict[str, Any]:
-    data = asdict(spec)
-    data["weights"] = list(spec.weights)
-    data["services"] = list(spec.services)
-    data["gates"] = [asdict(g) for g in spec.gates]
-    return data
+    """The spec in its YAML shape (`RolloutSpec.to_json`), so resuming parses it again."""
+    return spec.to_json()
 
 
 def spec_from_json(data: Any) -> RolloutSpec:
     if not isinstance(data, dict):
         raise ResumeError("the rollout's progress carries no spec to resume with")
     try:
-        values = dict(data)
-        values["weights"] = tuple(int(w) for w in values["weights"])
-        values["services"] = tuple(str(s) for s in values.get("services") or ())
-        values["gates"] = tuple(Gate(**g) for g in values.get("gates") or ())
-        return RolloutSpec(**values)
-    except (KeyError, TypeError, ValueError) as exc:
+        return parse_spec(data)
+    except SpecError as exc:
         raise ResumeError(f"the rollout's spec in progress cannot be read: {exc}") from exc
 
 
@@ -120,6 +113,8 @@ class ResumePlan:
     started: float | None = None
     lost_pid: int | None = None
     last_weight: int = 0
+    phases_done: int = 0  # how many phases of `rollout.routing.plan(spec)` passed
+    cookie: str = ""  # the session-affinity cookie value users already carry
     notes: list[str] = field(default_factory=list)
 
 
@@ -142,7 +137,12 @@ def plan_resume(progress: dict[str, Any] | None, now: float | None = None) -> Re
     spec = spec_from_json(progress.get("spec"))
     passed = tuple(int(w) for w in progress.get("passed") or ())
     last = max(passed, default=0)
+    done = progress.get("phases_passed")
+    if not isinstance(done, int) or isinstance(done, bool):
+        done = len([w for w in spec.weights if w <= last])
     return ResumePlan(
+        phases_done=done,
+        cookie=str(progress.get("cookie") or ""),
         spec=spec,
         weights=tuple(w for w in spec.weights if w > last),
         passed=passed,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rollout.controller import Outcome, Rollout
 from rollout.progress import ResumePlan, check_rollback, plan_resume, rolled_back
@@ -42,7 +43,7 @@ async def run_rollout(
 
     router = router_for(context, namespace=namespace, state_dir=state_dir)
     try:
-        report = None
+        report = commands = None
         if context is None:
             from mesh.local.control import ControlClient
 
@@ -50,6 +51,7 @@ async def run_rollout(
             status = await control.status()
             prometheus_url = prometheus_url or status.get("prometheus")
             report = control.report_rollout
+            commands = control.take_rollout_commands
         if not prometheus_url:
             raise RuntimeError(
                 "no telemetry: a rollout needs Prometheus (install it, or pass --prometheus-url)"
@@ -60,6 +62,7 @@ async def run_rollout(
                 router,
                 client,
                 report=report,
+                commands=commands,
                 on_event=on_event,
                 resume=resume,
                 cancel_reason=cancel_reason,
@@ -127,3 +130,22 @@ async def rollback_rollout(
         started=final.get("started") or 0.0,
         finished=final["finished"],
     )
+
+
+async def command_rollout(
+    verb: str, *, state_dir: Path, by: str, context: str | None = None
+) -> dict[str, Any]:
+    """Queue `pause|resume|promote|abort|confirm` for the live controller; the new progress.
+
+    Refused (`CommandRefused` via the control API, said as a MeshError) when it does not
+    apply now; a controller acts on it within about a second."""
+    if context is not None:
+        raise RuntimeError(
+            f"`voting rollout {verb}` acts on the local system's rollout; against a cluster the "
+            "controller runs in the terminal that started it (Ctrl-C there rolls back)"
+        )
+    from mesh.local.control import ControlClient
+
+    control = ControlClient(state_dir)
+    await control.rollout_command(verb, by)
+    return (await control.status()).get("rollout") or {}

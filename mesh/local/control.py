@@ -8,6 +8,8 @@ Where it listens is written to `<state dir>/control.json`.
     POST /apply {"step": S, "documents": [...]}  apply edited resources under step S's name
     GET  /documents          the resources in force, as applied, and the step as rendered
     PUT  /rollout {...}      a rollout's progress, shown in /status
+    POST /rollout/commands {"verb": V, "by": B}  queue pause/resume/promote/abort/confirm
+    DELETE /rollout/commands  the queued commands, for the controller (and cleared)
     POST /shutdown           stop everything
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from aiohttp import web
 
 from mesh.local.errors import MeshError, NotRunning
 from mesh.local.system import LocalMesh
+from mesh.rollout_lease import RUNNING, CommandRefused, check_command
 from mesh.steps import StepError, resolve_step
 
 MESH_KEY = web.AppKey("mesh", LocalMesh)
@@ -85,8 +89,34 @@ async def _rollout(request: web.Request) -> web.Response:
             raise TypeError("expected an object")
     except (ValueError, TypeError) as exc:
         return web.json_response({"error": f"expected a JSON object: {exc}"}, status=400)
-    request.app[MESH_KEY].rollout = body
+    mesh = request.app[MESH_KEY]
+    mesh.rollout = body
+    if body.get("state") != RUNNING:
+        mesh.rollout_commands.clear()  # an ended rollout acts on nothing queued for it
     return web.json_response({"ok": True})
+
+
+async def _queue_command(request: web.Request) -> web.Response:
+    """`voting rollout pause|resume|promote|abort|confirm`: refused unless it applies now."""
+    mesh = request.app[MESH_KEY]
+    try:
+        body = await request.json()
+        verb, by = str(body["verb"]), str(body.get("by") or "someone")
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": 'expected JSON {"verb": V, "by": B}'}, status=400)
+    try:
+        check_command(mesh.rollout, verb)
+    except CommandRefused as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    mesh.rollout_commands.append({"verb": verb, "by": by, "time": time.time()})
+    mesh.event(f"rollout {verb} requested by {by}")
+    return web.json_response({"queued": verb})
+
+
+async def _take_commands(request: web.Request) -> web.Response:
+    mesh = request.app[MESH_KEY]
+    commands, mesh.rollout_commands[:] = list(mesh.rollout_commands), []
+    return web.json_response({"commands": commands})
 
 
 async def _shutdown(request: web.Request) -> web.Response:
@@ -103,6 +133,8 @@ def control_app(mesh: LocalMesh, stop: asyncio.Event) -> web.Application:
     app.router.add_post("/apply", _apply)
     app.router.add_get("/documents", _documents)
     app.router.add_put("/rollout", _rollout)
+    app.router.add_post("/rollout/commands", _queue_command)
+    app.router.add_delete("/rollout/commands", _take_commands)
     app.router.add_post("/shutdown", _shutdown)
     return app
 
@@ -157,6 +189,12 @@ class ControlClient:
 
     async def report_rollout(self, progress: dict[str, Any]) -> None:
         await self.call("PUT", "/rollout", progress, timeout=5)
+
+    async def rollout_command(self, verb: str, by: str) -> dict[str, Any]:
+        return await self.call("POST", "/rollout/commands", {"verb": verb, "by": by}, timeout=5)
+
+    async def take_rollout_commands(self) -> list[dict[str, Any]]:
+        return (await self.call("DELETE", "/rollout/commands", timeout=5))["commands"]
 
     async def shutdown(self) -> None:
         await self.call("POST", "/shutdown", timeout=5)

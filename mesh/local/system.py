@@ -101,6 +101,7 @@ class LocalMesh(PodLifecycle, StatusReport):
         self.rendered: dict[Step, list[dict[str, Any]]] = {}  # each step as last rendered
         self.applied: list[dict[str, str]] = []  # what `documents` change on top of the step
         self.rollout: dict[str, Any] | None = None  # progress a rollout reports, for the observer
+        self.rollout_commands: list[dict[str, Any]] = []  # queued for the rollout's controller
         self.revisions: dict[str, int] = {}  # per app: bumped when its code changes (--watch)
 
     # ------------------------------------------------------------ events

@@ -68,6 +68,14 @@ class Router(Protocol):
         """Give the service's default route these destinations and weights (sum 100)."""
         ...
 
+    async def get_http(self, service: str) -> list[dict[str, Any]]:
+        """The `http` rules of the service's VirtualService, as in force."""
+        ...
+
+    async def set_http(self, service: str, rules: Sequence[dict[str, Any]]) -> None:
+        """Replace the `http` rules of the service's VirtualService (a rollout's phases)."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the router is not used afterwards."""
         ...

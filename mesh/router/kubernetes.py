@@ -34,7 +34,7 @@ from mesh.cluster.errors import Forbidden, NotFound, NotServed, RolloutFailed
 from mesh.cluster.status import cluster_status
 from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.router.base import Progress, Route, RouterError
-from mesh.router.routes import default_route, with_default_route
+from mesh.router.routes import default_route, http_rules, with_default_route, with_http_rules
 from mesh.steps import Step, StepError, render_step, resolve_step
 
 RENDERED_NAMESPACE = "voting"
@@ -354,9 +354,21 @@ class KubernetesRouter:
     async def set_routes(self, service: str, routes: Sequence[Route]) -> None:
         live = await self._virtual_service(service)
         wanted = [Route(*r) for r in routes]
-        edited = with_default_route(live, service, wanted)
         if default_route(live) == wanted:
             return
+        await self._put_virtual_service(live, with_default_route(live, service, wanted))
+
+    async def get_http(self, service: str) -> list[dict[str, Any]]:
+        return http_rules(await self._virtual_service(service))
+
+    async def set_http(self, service: str, rules: Sequence[dict[str, Any]]) -> None:
+        live = await self._virtual_service(service)
+        edited = with_http_rules(live, rules)
+        if edited["spec"] == live.get("spec"):
+            return
+        await self._put_virtual_service(live, edited)
+
+    async def _put_virtual_service(self, live: dict[str, Any], edited: dict[str, Any]) -> None:
         meta = live["metadata"]
         await self.api.apply(
             {

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from mesh.router.base import Progress, Route, RouterError
-from mesh.router.routes import default_route, find_virtual_service, with_default_route
+from mesh.router.routes import (
+    default_route,
+    find_virtual_service,
+    http_rules,
+    with_default_route,
+    with_http_rules,
+)
 from mesh.steps import Step, StepError, resolve_step
 
 
@@ -46,6 +52,20 @@ class LocalRouter:
         step, documents = await self._documents()
         index = documents.index(find_virtual_service(documents, service))
         edited = with_default_route(documents[index], service, routes)
+        if edited == documents[index]:
+            return
+        updated = [*documents[:index], edited, *documents[index + 1 :]]
+        await self._call(self.client.apply(str(step.number), updated))
+        self._in_force = None
+
+    async def get_http(self, service: str) -> list[dict[str, Any]]:
+        _, documents = await self._documents()
+        return http_rules(find_virtual_service(documents, service))
+
+    async def set_http(self, service: str, rules: Sequence[dict[str, Any]]) -> None:
+        step, documents = await self._documents()
+        index = documents.index(find_virtual_service(documents, service))
+        edited = with_http_rules(documents[index], rules)
         if edited == documents[index]:
             return
         updated = [*documents[:index], edited, *documents[index + 1 :]]

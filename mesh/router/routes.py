@@ -52,6 +52,25 @@ def with_default_route(
     return result
 
 
+def http_rules(virtual_service: dict[str, Any]) -> list[dict[str, Any]]:
+    """A copy of the VirtualService's `http` rules (refused when it has none)."""
+    rules = (virtual_service.get("spec") or {}).get("http") or []
+    if not rules:
+        raise RouterError(f"{_describe(virtual_service)}: has no http rules")
+    return copy.deepcopy(rules)
+
+
+def with_http_rules(
+    virtual_service: dict[str, Any], rules: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """A copy of the VirtualService with these `http` rules (the last one is the default)."""
+    if not rules:
+        raise RouterError(f"{_describe(virtual_service)}: needs at least one http rule")
+    result = copy.deepcopy(virtual_service)
+    result.setdefault("spec", {})["http"] = copy.deepcopy(list(rules))
+    return result
+
+
 def check_routes(virtual_service: dict[str, Any], routes: Sequence[Route]) -> None:
     where = _describe(virtual_service)
     if not routes:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from mesh.rollout_lease import CONTROLLER_LOST, RUNNING, describe, lease_expired, observe
-from mesh.router.base import Route
 from rollout import controller as controller_mod
 from rollout.controller import ABORTED, PROMOTED, Rollout
 from rollout.gates import PASS, GateResult
@@ -21,6 +20,7 @@ from rollout.progress import (
     spec_to_json,
 )
 from rollout.spec import Gate, RolloutSpec
+from tests.support.fake_router import FakeRouter
 
 SPEC = RolloutSpec(interval=10.0, weights=(10, 25, 50, 100))
 NOW = 1_000_000.0
@@ -108,32 +108,6 @@ def test_rollback_is_refused_while_the_controller_is_alive_and_uses_its_spec_aft
 
 
 # ---------------------------------------------------------------- the controller, faked
-class FakeRouter:
-    target = "fake"
-
-    def __init__(self, step: str = "canary") -> None:
-        self.step = step
-        self.routes: list[list[Route]] = []
-        self.steps: list[str] = []
-
-    async def status(self) -> dict[str, Any]:
-        return {"step": {"name": self.step}, "workloads": []}
-
-    async def apply_step(self, step: str, on_progress: Any = None) -> dict[str, Any]:
-        self.step = step
-        self.steps.append(step)
-        return await self.status()
-
-    async def set_routes(self, service: str, routes: list[Route]) -> None:
-        self.routes.append(list(routes))
-
-    async def get_routes(self, service: str) -> list[Route]:
-        return self.routes[-1]
-
-    async def close(self) -> None:
-        return None
-
-
 @pytest.fixture
 def gates_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     async def evaluate(*_: Any) -> list[GateResult]:

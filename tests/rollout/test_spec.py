@@ -68,3 +68,78 @@ def test_the_example_in_the_spec_modules_docstring_parses() -> None:
     example = rollout.spec.__doc__.split("\n\n")[1]
     spec = parse_spec(yaml.safe_load(textwrap.dedent(example)))
     assert [g.query for g in spec.gates][-1] == "edge_mtls_share"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"stepWeight": 30, "maxWeight": 20}, "stepWeight: 30 is above maxWeight 20"),
+        ({"maxWeight": 50}, "maxWeight: is for stepWeight"),
+        ({"weights": [10], "stepWeights": [10]}, "give one of weights, stepWeights or stepWeight"),
+        ({"threshold": 0}, "threshold: a whole number of at least 1"),
+        ({"iterations": 3}, "iterations and match go together"),
+        ({"iterations": 2, "match": [{"heders": {}}]}, "unsupported field match\\[0\\].heders"),
+        ({"iterations": 2, "match": [], "stepWeights": [10]}, "match"),
+        ({"mirrorWeight": 50}, "mirrorWeight: is for `mirror: true`"),
+        ({"mirror": "yes"}, "mirror: true or false"),
+        ({"sessionAffinity": {"cookie": "x"}}, "sessionAffinity: unknown key 'cookie'"),
+        ({"metrics": [{"name": "errors", "thresholdRange": {"max": 1}}]}, "not a built-in"),
+        (
+            {"metrics": [{"name": "e", "templateRef": "nope", "thresholdRange": {"max": 1}}]},
+            "templateRef: no template named 'nope'",
+        ),
+        ({"metrics": [{"name": "request-duration"}]}, "thresholdRange: give a min or a max"),
+        (
+            {"metricTemplates": {"t": {"query": 'sum(rate(istio_requests_total{app="x"}[1m]))'}}},
+            "metricTemplates.t.query: cannot yield a per-version value",
+        ),
+        (
+            {"metricTemplates": {"t": {"query": "{{ version }} {{ pod }}"}}},
+            "unknown variable {{ pod }}",
+        ),
+        ({"webhooks": [{"name": "w", "url": "file:///etc/passwd"}]}, "webhooks\\[0\\] \\(w\\).url"),
+        ({"webhooks": [{"name": "w", "type": "event", "url": "http://x/"}]}, "'event' is not one"),
+        ({"webhooks": [{"name": "w"}]}, "a rollout webhook needs a url"),
+        (
+            {"webhooks": [{"name": "w", "url": "http://x/"}, {"name": "w", "url": "http://y/"}]},
+            "the name 'w' is used twice",
+        ),
+    ],
+)
+def test_flagger_keys_that_cannot_run_are_refused_naming_the_key(data: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        parse_spec(data)
+
+
+def test_a_flagger_shaped_spec_reads_back_from_its_json_unchanged() -> None:
+    spec = parse_spec(
+        {
+            "stepWeight": 25,
+            "maxWeight": 75,
+            "threshold": 2,
+            "mirror": True,
+            "mirrorWeight": 40,
+            "sessionAffinity": {"cookieName": "canary", "maxAge": 60},
+            "metricTemplates": {
+                "errors": {
+                    "query": 'sum(rate(istio_requests_total{destination_version="{{ version }}",'
+                    ' response_code=~"5.."}[{{ interval }}]))'
+                }
+            },
+            "metrics": [
+                {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+                {"name": "errors", "templateRef": "errors", "thresholdRange": {"max": 1}},
+            ],
+            "webhooks": [
+                {"name": "hold", "type": "confirm-promotion"},
+                {
+                    "name": "smoke",
+                    "type": "pre-rollout",
+                    "url": "http://127.0.0.1:9/",
+                    "timeout": "2s",
+                },
+            ],
+        }
+    )
+    assert spec.weights == (25, 50, 75) and spec.threshold == 2
+    assert parse_spec(spec.to_json()) == spec
