@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or any(c in name for c in " :\t"):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip().lower(), value
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -62,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     traffic.add_argument(
         "--vote-share", type=_share, default=0.0, help="share of requests that are votes"
+    )
+    traffic.add_argument(
+        "--header",
+        type=_header,
+        help="NAME=VALUE sent by the A/B users (e.g. x-canary=insider); their pages are counted apart",
+    )
+    traffic.add_argument(
+        "--header-share", type=_share, default=0.0, help="share of users sending --header"
     )
     traffic.add_argument("--concurrency", type=int, default=64, help="max requests in flight")
     traffic.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s")
@@ -184,6 +199,8 @@ def cmd_traffic(args: argparse.Namespace) -> int:
             duration=args.duration,
             cookie_share=args.cookie_share,
             vote_share=args.vote_share,
+            header=args.header,
+            header_share=args.header_share,
             concurrency=args.concurrency,
             timeout=args.timeout,
         )

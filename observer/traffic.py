@@ -38,6 +38,8 @@ class TrafficPlan:
     duration: float = 30.0
     cookie_share: float = 0.0
     vote_share: float = 0.0
+    header: tuple[str, str] | None = None  # A/B users send this header (name, value)
+    header_share: float = 0.0
     concurrency: int = 64
     timeout: float = 5.0
     users: int = 100
@@ -46,15 +48,25 @@ class TrafficPlan:
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.duration <= 0:
             raise ValueError("rate and duration must be positive")
-        if not (0 <= self.cookie_share <= 1 and 0 <= self.vote_share <= 1):
-            raise ValueError("cookie-share and vote-share are shares between 0 and 1")
+        if not all(0 <= s <= 1 for s in (self.cookie_share, self.vote_share, self.header_share)):
+            raise ValueError("cookie-share, vote-share and header-share are shares between 0 and 1")
+        if self.header_share and self.header is None:
+            raise ValueError("header-share needs a header (NAME=VALUE) for those users to send")
         if self.concurrency < 1 or self.users < 1 or self.timeout <= 0:
             raise ValueError("concurrency, users and timeout must be positive")
 
     def has_cookie(self, user: int) -> bool:
         """Sticky, evenly spread: exactly round(users * cookie_share) users carry the cookie."""
-        share = self.cookie_share
-        return int((user + 1) * share + 1e-9) > int(user * share + 1e-9)
+        return _spread(user, self.cookie_share)
+
+    def has_header(self, user: int) -> bool:
+        """A/B users: exactly round(users * header_share), spread from the other end, so that
+        a user carries the cookie or the header, never both while the shares leave room."""
+        return _spread(self.users - 1 - user, self.header_share)
+
+
+def _spread(user: int, share: float) -> bool:
+    return int((user + 1) * share + 1e-9) > int(user * share + 1e-9)
 
 
 @dataclass
@@ -67,6 +79,8 @@ class TrafficResult:
     page_views: int = 0
     votes: int = 0
     with_cookie: int = 0
+    with_header: int = 0
+    header_versions: Counter[str] = field(default_factory=Counter)  # A/B users' page views
     statuses: Counter[int] = field(default_factory=Counter)
     timeouts: int = 0
     connection_errors: int = 0
@@ -122,6 +136,12 @@ class TrafficResult:
                 for v, n in sorted(self.versions.items())
             ]
             lines.append("  app version (page views): " + ", ".join(parts))
+        if plan.header is not None:
+            seen = ", ".join(f"{v} {n}" for v, n in sorted(self.header_versions.items()))
+            lines.append(
+                f"  A/B users ({plan.header[0]}: {plan.header[1]}): {self.with_header} requests;"
+                f" their page views by version: {seen or 'none'}"
+            )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -141,6 +161,8 @@ class TrafficResult:
             "not_sent": self.not_sent,
             "cancelled": self.cancelled,
             "versions": dict(self.versions),
+            "with_header": self.with_header,
+            "header_versions": dict(self.header_versions),
         }
 
 
@@ -150,8 +172,11 @@ async def _one(
     result: TrafficResult,
     cookie: bool,
     vote: str | None,
+    header: bool = False,
 ) -> None:
     headers = {"Cookie": "featureflag=on"} if cookie else {}
+    if header and plan.header is not None:
+        headers[plan.header[0]] = plan.header[1]
     try:
         if vote:
             request = session.post(
@@ -170,7 +195,10 @@ async def _one(
     result.statuses[response.status] += 1
     if not vote:
         match = _APP_VERSION.search(body)
-        result.versions[match.group(1) if match else "unknown"] += 1
+        version = match.group(1) if match else "unknown"
+        result.versions[version] += 1
+        if header:
+            result.header_versions[version] += 1
 
 
 async def run_traffic(
@@ -203,14 +231,16 @@ async def run_traffic(
                 result.not_sent += 1
                 continue
             cookie = plan.has_cookie(i % plan.users)
+            header = plan.has_header(i % plan.users)
             vote = VOTE_OPTIONS[result.votes % 2] if rng.random() < plan.vote_share else None
             result.sent += 1
             result.with_cookie += cookie
+            result.with_header += header
             if vote:
                 result.votes += 1
             else:
                 result.page_views += 1
-            task = asyncio.create_task(_one(session, plan, result, cookie, vote))
+            task = asyncio.create_task(_one(session, plan, result, cookie, vote, header))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if stop.is_set():

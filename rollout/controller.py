@@ -252,14 +252,14 @@ class Rollout:
                 }
             )
             self._event(
-                f"{label}: " + ", ".join(f"{r.name}={_show(r.value)} {r.verdict}" for r in results)
+                f"{label}: " + ", ".join(f"{r.name}={_shown(r)} {r.verdict}" for r in results)
             )
             if await self._rollback_requested():
                 return False
             failed = [r for r in results if r.verdict == FAIL]
             if failed:
                 self.outcome.failed_checks += 1
-                reasons = "; ".join(f"{r.name} {_show(r.value)} (needs {r.bound})" for r in failed)
+                reasons = "; ".join(f"{r.name} {_shown(r)} (needs {r.bound})" for r in failed)
                 if self.outcome.failed_checks >= spec.threshold:
                     await self._rollback(ROLLED_BACK, f"gate failed at {label}: {reasons}")
                     return False
@@ -420,6 +420,13 @@ def _label(phase: Phase) -> str:
     if phase.kind == AB:
         return f"A/B iteration {phase.iteration}"
     return f"weight {phase.weight}%"
+
+
+def _shown(result: GateResult) -> str:
+    """A check's value for the event line; a webhook's is what it answered."""
+    if result.value is None and result.name.startswith("webhook "):
+        return result.detail
+    return _show(result.value)
 
 
 def _show(value: float | None) -> str:

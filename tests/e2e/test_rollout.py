@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from tests.e2e.local_system import (
     start_local_system,
     stop_local_system,
 )
-from tests.support.rollout import SPEED_INDEPENDENT_GATES
+from tests.support.rollout import GATES_YAML, SPEED_INDEPENDENT_GATES, with_canary_fault
 from tests.support.waiting import binomial_tolerance, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -79,23 +78,6 @@ def run_rollout(
         return outcome, sent
 
     return asyncio.run(go())
-
-
-def with_canary_fault(documents: list[dict[str, Any]], percent: float) -> list[dict[str, Any]]:
-    """An abort on the rule that sends voting-app 2.0 to voting-analytics v2-0."""
-    edited = copy.deepcopy(documents)
-    vs = next(
-        d
-        for d in edited
-        if d["kind"] == "VirtualService" and d["metadata"]["name"] == "voting-analytics"
-    )
-    rule = next(
-        r
-        for r in vs["spec"]["http"]
-        if any(d["destination"].get("subset") == "v2-0" for d in r["route"])
-    )
-    rule["fault"] = {"abort": {"percentage": {"value": percent}, "httpStatus": 503}}
-    return edited
 
 
 def test_a_healthy_canary_is_promoted_through_every_weight(system: LocalSystem) -> None:
@@ -152,12 +134,7 @@ LEASED_SPEC = "\n".join(
         "weights: [10, 50, 100]",
         "minRequests: 5",
         "maxInconclusive: 6",
-        "gates:",
-        *(
-            f"  - {{name: {g.name}, query: {g.query}, "
-            + (f"min: {g.min}}}" if g.min is not None else f"max: {g.max}}}")
-            for g in SPEED_INDEPENDENT_GATES
-        ),
+        GATES_YAML,
         "",
     ]
 )
