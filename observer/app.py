@@ -12,6 +12,7 @@ A canary rollout shows (above the services) whenever the state has one, whoever 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,7 +49,7 @@ from observer.widgets.mesh import HistoryPanel, MtlsPanel
 from observer.widgets.rollout import STATE_WORDS, RolloutPanel
 from observer.widgets.services import MetricsBanner, ServicesTable
 from observer.widgets.votes import VotesPanel
-from rollout.runner import run_rollout
+from rollout.runner import command_rollout, run_rollout
 from rollout.spec import RolloutSpec
 
 DEMO_TRAFFIC = TrafficPlan(rate=10, duration=3600, cookie_share=0.25, vote_share=0.1)
@@ -80,6 +81,10 @@ class ObserverApp(App[None]):
         Binding("4", "choose_step(4)", "Step 4", show=False),
         Binding("5", "choose_step(5)", "Step 5", show=False),
         Binding("R", "start_rollout", "Rollout"),
+        Binding("p", "rollout_verb('pause')", "Pause/resume", show=False),
+        Binding("c", "rollout_verb('confirm')", "Confirm gate", show=False),
+        Binding("P", "rollout_verb('promote')", "Promote now", show=False),
+        Binding("X", "rollout_verb('abort')", "Abort", show=False),
         Binding("t", "toggle_traffic", "Traffic"),
         Binding("r", "refresh_now", "Refresh", show=False),  # in the help; keeps 80 columns
         Binding("question_mark", "help", "Help"),
@@ -447,6 +452,28 @@ class ObserverApp(App[None]):
         self.push_screen(
             ConfirmRollout(self.rollout_spec, traffic=traffic, elsewhere=elsewhere), confirmed
         )
+
+    def action_rollout_verb(self, verb: str) -> None:
+        """Steer the running rollout, whoever started it: p pauses or resumes, c confirms
+        the gate it waits at, P promotes now, X aborts (rolls back)."""
+        progress = self.state.rollout if self.state else None
+        if verb == "pause" and progress is not None and progress.paused:
+            verb = "resume"
+        self.send_rollout_verb(verb)
+
+    @work(group="rollout-verb")
+    async def send_rollout_verb(self, verb: str) -> None:
+        state_dir: Path | None = getattr(self.source, "state_dir", None)
+        if self.source.kind != "local" or state_dir is None:
+            self.notify(CLUSTER_ROLLOUT, severity="warning", timeout=8)
+            return
+        try:
+            await command_rollout(verb, state_dir=state_dir, by=f"{getpass.getuser()} (dashboard)")
+        except Exception as exc:  # refused (it does not apply now) or no system: say why
+            self.notify(f"rollout {verb}: {exc}", severity="warning", timeout=8)
+            return
+        self._event(f"rollout {verb} sent")
+        self.action_refresh_now()
 
     @work(group="rollout", exclusive=True)
     async def run_canary(self, state_dir: Path, spec: RolloutSpec) -> None:

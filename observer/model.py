@@ -244,6 +244,13 @@ class Snapshot:
         for service in data["services"]:
             for version in service["versions"]:
                 version.update(version.pop("metrics"))
+        for interval in (data.get("rollout") or {}).get("history") or ():
+            # each judged interval's phase in the shape status reports it
+            interval["phase"] = {
+                "kind": interval["phase"],
+                "weight": interval["weight"],
+                "iteration": interval.pop("iteration"),
+            }
         return data
 
 

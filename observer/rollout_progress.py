@@ -28,6 +28,18 @@ class RolloutInterval:
     time: float
     weight: int
     gates: tuple[GateReading, ...] = ()
+    phase: str = "weight"  # mirror | ab | weight
+    iteration: int = 0  # A/B: which iteration
+
+
+@dataclass(frozen=True)
+class RolloutPhase:
+    """What the rollout is doing now: mirror, ab, weight, confirm (waiting at a gate), or
+    its end; `detail` is its own words ("A/B iteration 1/3: matching users to v2-0")."""
+
+    kind: str
+    detail: str = ""
+    gate: str = ""  # confirm: which gate (confirm-promotion, confirm-traffic-increase...)
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,19 @@ class RolloutProgress:
     passed: tuple[int, ...] = ()
     pid: int | None = None
     lease_expires_at: float | None = None
+    phase: RolloutPhase | None = None
+    paused: bool = False
+    failed_checks: int = 0
+    threshold: int = 1
+    events: tuple[tuple[float, str], ...] = ()  # who paused, confirmed, aborted, and when
+    iterations: int = 0  # A/B: how many judged intervals the matching users get
+    mirror: bool = False  # a mirror phase comes first
+    phases_passed: int = 0
+
+    @property
+    def waiting(self) -> bool:
+        """Held at a confirm gate until a webhook says yes or someone confirms (c)."""
+        return self.running and self.phase is not None and self.phase.kind == "confirm"
 
     @property
     def running(self) -> bool:
@@ -97,7 +122,11 @@ def rollout_from_json(data: Any) -> RolloutProgress | None:
         gates=_gates(data.get("gates")),
         history=tuple(
             RolloutInterval(
-                float(h.get("time", 0)), int(h.get("weight", 0)), _gates(h.get("gates"))
+                float(h.get("time", 0)),
+                int(h.get("weight", 0)),
+                _gates(h.get("gates")),
+                phase=str((h.get("phase") or {}).get("kind") or "weight"),
+                iteration=int((h.get("phase") or {}).get("iteration") or 0),
             )
             for h in data.get("history") or ()
             if isinstance(h, dict)
@@ -111,4 +140,26 @@ def rollout_from_json(data: Any) -> RolloutProgress | None:
         passed=tuple(int(w) for w in data.get("passed") or ()),
         pid=int(data["pid"]) if isinstance(data.get("pid"), int) else None,
         lease_expires_at=_float(data.get("lease_expires_at")),
+        phase=_phase(data.get("phase")),
+        paused=bool(data.get("paused")),
+        failed_checks=int(data.get("failed_checks") or 0),
+        threshold=int((data.get("spec") or {}).get("threshold") or 1),
+        iterations=int(data.get("iterations") or 0),
+        mirror=bool(data.get("mirror")),
+        phases_passed=int(data.get("phases_passed") or 0),
+        events=tuple(
+            (float(e.get("time") or 0), str(e.get("message") or ""))
+            for e in data.get("events") or ()
+            if isinstance(e, dict)
+        ),
+    )
+
+
+def _phase(data: Any) -> RolloutPhase | None:
+    if not isinstance(data, dict) or not data.get("kind"):
+        return None
+    return RolloutPhase(
+        kind=str(data["kind"]),
+        detail=str(data.get("detail") or ""),
+        gate=str(data.get("gate") or ""),
     )

@@ -21,6 +21,9 @@ HELP = """\
   1-5  apply that step (asks first):
        1 deploy  2 update-analytics  3 lock-down  4 canary  5 finalize
   R    start `voting rollout` on the local system (asks first)
+  p    pause / resume the running rollout (routes held, nothing judged)
+  c    confirm the gate the rollout waits at (confirm-* webhooks without an answer yet)
+  P    promote now, skipping what is left      X  abort now (rolls back)
   t    demo traffic on/off: 10 req/s, 25% of users with featureflag=on
   r    refresh now
   ?    this help
@@ -31,7 +34,7 @@ HELP = """\
 [b]Mutual TLS[/b]: policy = PeerAuthentication mode / DestinationRule TLS mode in force; observed = share of requests the server accepted over mutual TLS.
   ■ locked (all)  ◧ mixed  □ unlocked (none)  · no data  ? no metrics
 
-[b]Rollout[/b] (shown while status has one): the canary's weight, each gate's last value against its bound with its verdict (✓ pass, ✗ fail, ? inconclusive: too little data, never a pass), and one line per judged interval. It ends promoted (step 5), rolled back (a gate failed) or aborted (inconclusive too long, or cancelled); both of these put all traffic back on 1.x. Quitting the dashboard rolls back a rollout it started.
+[b]Rollout[/b] (shown while status has one): the canary's weight, each gate's last value against its bound with its verdict (✓ pass, ✗ fail, ? inconclusive: too little data, never a pass), and one line per judged interval. The summary says the phase (mirroring, A/B testing, a weight, waiting for confirmation), a pause, failed checks against the threshold, and the latest steering event (who paused or confirmed, and when). It ends promoted (step 5), rolled back (a gate failed) or aborted (inconclusive too long, cancelled, or X); both of these put all traffic back on 1.x. Quitting the dashboard rolls back a rollout it started.
 
 [b]Votes[/b]: the counts each group of users sees. At the canary step app 1.0 reads Redis (storage 1.0) and app 2.0 reads MySQL (storage 2.0), so the counts differ.
 

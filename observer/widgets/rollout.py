@@ -33,6 +33,7 @@ STATE_STYLE = {
     "rolled-back": "bold red",
     "aborted": "bold yellow",
 }
+PHASE_WORDS = {"mirror": "mirroring", "ab": "A/B testing", "confirm": "waiting for confirmation"}
 HISTORY_LINES = 4  # the latest judged intervals shown (the panel must leave room at 80x24)
 
 
@@ -40,8 +41,35 @@ def _clock(when: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(when)) if when else "--:--:--"
 
 
+def _phase_ladder(progress: RolloutProgress) -> Text:
+    """A mirror phase and A/B iterations: passed ticked, the current one marked."""
+    steps = (["mirror"] if progress.mirror else []) + [
+        f"A/B {i}" for i in range(1, progress.iterations + 1)
+    ]
+    out = Text()
+    for i, name in enumerate(steps):
+        if i:
+            out.append(" → ", style="dim")
+        if i < progress.phases_passed:
+            out.append(f"{name} ✓", style="green")
+        elif i == progress.phases_passed and progress.running:
+            out.append(f"{name} ●", style="bold cyan")
+        elif i == progress.phases_passed and progress.state != "promoted":
+            glyph = "✗" if progress.state == "rolled-back" else "?"
+            out.append(f"{name} {glyph}", style=STATE_STYLE.get(progress.state, "bold"))
+        else:
+            out.append(name, style="dim")
+    return out
+
+
 def _ladder(progress: RolloutProgress) -> Text:
     """The planned weights, the ones passed ticked, the current one marked."""
+    if progress.iterations:
+        return _phase_ladder(progress)
+    if progress.mirror and progress.phases_passed == 0:  # still mirroring: no weight yet
+        return _phase_ladder(progress).append(
+            " → " + " → ".join(f"{w}%" for w in progress.weights), style="dim"
+        )
     weights = progress.weights or tuple(
         dict.fromkeys([*(h.weight for h in progress.history), progress.weight])
     )
@@ -68,7 +96,10 @@ def _summary(progress: RolloutProgress) -> Text:
         f"{STATE_GLYPH.get(state, '?')} {STATE_WORDS.get(state, state)}",
         style=STATE_STYLE.get(state, "bold"),
     )
-    if progress.running:
+    phase = progress.phase
+    if progress.running and phase is not None and phase.kind in ("mirror", "ab", "confirm"):
+        out.append(f"  {PHASE_WORDS[phase.kind]}  ", style="bold")
+    elif progress.running:
         to = f" → {progress.canary}" if progress.canary else ""
         out.append(f"  weight {progress.weight}%{to}  ", style="bold")
     else:
@@ -79,6 +110,30 @@ def _summary(progress: RolloutProgress) -> Text:
     else:
         out.append(f"  {_clock(progress.started)}-{_clock(progress.finished)}", style="dim")
     return out
+
+
+def _now(progress: RolloutProgress, width: int) -> list[Text]:
+    """While running: the phase in the rollout's words, a pause, failed checks, and what the
+    keys can do now; then the latest steering event (who paused or confirmed, and when)."""
+    if not progress.running:
+        return []
+    lines = []
+    phase = progress.phase
+    words = []
+    if phase is not None and phase.detail:
+        words.append(phase.detail)
+    if progress.failed_checks:
+        words.append(f"failed checks {progress.failed_checks}/{progress.threshold}")
+    if words:
+        lines.append(Text(fit(" · ".join(words), max(20, width)), style="cyan"))
+    if progress.paused:
+        lines.append(Text("⏸ PAUSED: routes held, nothing judged; p resumes", style="bold yellow"))
+    elif progress.waiting:
+        lines.append(Text("c confirms the gate · P promotes now · X aborts", style="bold yellow"))
+    if progress.events:
+        when, message = progress.events[-1]
+        lines.append(Text(fit(f"{_clock(when)} {message}", max(20, width)), style="dim"))
+    return lines
 
 
 def _reason(progress: RolloutProgress, width: int) -> list[Text]:
@@ -137,7 +192,12 @@ def _interval(interval: RolloutInterval) -> Text:
         "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
     )
     line = Text(f"{_clock(interval.time)} ", style="dim")
-    line.append(f"{interval.weight:>4}%  ", style="bold")
+    if interval.phase == "mirror":
+        line.append("mirror ", style="bold")
+    elif interval.phase == "ab":
+        line.append(f"A/B {interval.iteration:<2} ", style="bold")
+    else:
+        line.append(f"{interval.weight:>4}%  ", style="bold")
     for gate in interval.gates:
         line.append(VERDICT_GLYPH.get(gate.verdict, "?"), style=VERDICT_STYLE.get(gate.verdict, ""))
     line.append(f"  {verdict}", style=VERDICT_STYLE[verdict])
@@ -165,6 +225,7 @@ def rollout_text(progress: RolloutProgress | None, width: int = 76) -> Text:
         return Text("no rollout", style="dim")
     lines = [
         _summary(progress),
+        *_now(progress, width),
         *_reason(progress, width),
         *_gates(progress),
         *_history(progress, HISTORY_LINES),

@@ -164,6 +164,13 @@ _FAILED_AT_25 = [
     _gate("latency-p99", "latency-p99 <= 500", 1450.0, "fail", "worst of 3 series"),
     _gate("mtls-share", "mtls-share >= 1", 1.0, "pass", "worst of 5 series"),
 ]
+
+
+def _weight(weight: int) -> dict[str, Any]:
+    """A judged interval's phase, as rollout.routing.Phase.to_json reports it."""
+    return {"kind": "weight", "weight": weight, "iteration": 0}
+
+
 _PLAN = {"service": "voting-app", "canary": "v2-0", "weights": [10, 25, 50, 100], "interval": 30}
 
 ROLLOUT_RUNNING: dict[str, Any] = {
@@ -171,8 +178,8 @@ ROLLOUT_RUNNING: dict[str, Any] = {
     "weight": 25,
     "reason": "",
     "history": [
-        {"time": T0 + 40, "weight": 10, "gates": _PASSED_AT_10},
-        {"time": T0 + 70, "weight": 25, "gates": _NO_MTLS_DATA_AT_25},
+        {"time": T0 + 40, "weight": 10, "phase": _weight(10), "gates": _PASSED_AT_10},
+        {"time": T0 + 70, "weight": 25, "phase": _weight(25), "gates": _NO_MTLS_DATA_AT_25},
     ],
     "gates": _NO_MTLS_DATA_AT_25,
     "started": T0 + 10,
@@ -189,7 +196,7 @@ ROLLOUT_ROLLED_BACK: dict[str, Any] = {
     ),
     "history": [
         *ROLLOUT_RUNNING["history"],
-        {"time": T0 + 100, "weight": 25, "gates": _FAILED_AT_25},
+        {"time": T0 + 100, "weight": 25, "phase": _weight(25), "gates": _FAILED_AT_25},
     ],
     "gates": _FAILED_AT_25,
     "finished": T0 + 102,

@@ -10,6 +10,7 @@ presses the key against a REAL local system with real traffic (e2e).
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import observer.app
+from mesh.rollout_lease import CommandRefused, check_command
 from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import render_step, resolve_step
 from observer.app import CLUSTER_ROLLOUT, ObserverApp
@@ -37,7 +39,7 @@ from observer.screens import ConfirmRollout
 from observer.sources.local import LocalSource
 from observer.widgets.events import EventLog
 from observer.widgets.rollout import RolloutPanel
-from rollout.spec import RolloutSpec
+from rollout.spec import RolloutSpec, parse_spec
 from tests.observer.conftest import REPO, VOTING
 from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
 from tests.support.rollout import SPEED_INDEPENDENT_GATES
@@ -124,6 +126,46 @@ class TestRolloutPanel:
                 == "rollout · voting-app → v2-0 · running"
             )
 
+    async def test_an_ab_rollout_shows_its_phase_iterations_pause_and_who_paused_it(
+        self,
+    ) -> None:
+        ab = {
+            **ROLLOUT_RUNNING,
+            "weight": 0,
+            "weights": [],
+            "iterations": 3,
+            "phases_passed": 1,
+            "phase": {
+                "kind": "ab",
+                "iteration": 2,
+                "detail": "A/B iteration 2/3: matching users to v2-0",
+            },
+            "paused": True,
+            "failed_checks": 1,
+            "spec": {"threshold": 2},
+            "history": [
+                {
+                    "time": ROLLOUT_RUNNING["started"] + 30,
+                    "weight": 0,
+                    "phase": {"kind": "ab", "weight": 0, "iteration": 1},
+                    "gates": ROLLOUT_RUNNING["history"][0]["gates"],
+                }
+            ],
+            "events": [{"time": ROLLOUT_RUNNING["started"] + 40, "message": "paused by alice"}],
+        }
+        app = ObserverApp(RolloutSource(ab), refresh_s=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: rollout_shown(app), what="rollout panel shown")
+            lines = panel(app).splitlines()
+            assert lines[0].startswith("● running  A/B testing  A/B 1 ✓ → A/B 2 ● → A/B 3")
+            assert (
+                lines[1].rstrip() == "A/B iteration 2/3: matching users to v2-0 · failed checks 1/2"
+            )
+            assert lines[2].startswith("⏸ PAUSED")
+            assert lines[3].rstrip().endswith("paused by alice")
+            history = [line for line in lines if line[:2].isdigit() and "A/B 1" in line]
+            assert history and history[-1].split()[3:5] == ["✓✓✓✓", "pass"]
+
     async def test_a_rolled_back_rollout_shows_its_state_and_reason_with_the_failed_gates(
         self,
     ) -> None:
@@ -205,6 +247,7 @@ class FakeLocalSystem:
     rollout: dict[str, Any] | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
     success: float = 1.0
     prometheus_url: str = ""
 
@@ -249,12 +292,27 @@ class FakeLocalSystem:
             self.reports.append(self.rollout)
             return web.json_response({"ok": True})
 
+        async def queue_command(request: web.Request) -> web.Response:
+            body = await request.json()
+            try:  # the real system's check: refused when it does not apply now
+                check_command(self.rollout, body["verb"])
+            except CommandRefused as exc:
+                return web.json_response({"error": str(exc)}, status=409)
+            self.commands.append(body)
+            return web.json_response({"queued": body["verb"]})
+
+        async def take_commands(request: web.Request) -> web.Response:
+            taken, self.commands[:] = list(self.commands), []
+            return web.json_response({"commands": taken})
+
         app = web.Application()
         app.router.add_get("/status", status)
         app.router.add_post("/step", step)
         app.router.add_get("/documents", documents)
         app.router.add_post("/apply", apply)
         app.router.add_put("/rollout", rollout)
+        app.router.add_post("/rollout/commands", queue_command)
+        app.router.add_delete("/rollout/commands", take_commands)
         return app
 
     def prometheus_app(self) -> web.Application:
@@ -338,6 +396,63 @@ class TestRolloutKey:
             assert any(m.startswith("[rollout] weight 50% to v2-0") for m in log), log
             assert any(m.startswith("rollout promoted: every gate passed") for m in log), log
             assert "50% ✓ → 100% ✓" in panel(app)
+
+    async def test_the_keys_pause_resume_and_confirm_the_gate_it_waits_at(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        """p, p, c: the panel shows the pause, the gate and who confirmed it (the verbs go
+        through the control API as `voting rollout pause|resume|confirm` do)."""
+        gated = quick(
+            weights=(100,),
+            webhooks=parse_spec(
+                {"webhooks": [{"name": "release-manager", "type": "confirm-promotion"}]}
+            ).webhooks,
+        )
+        app = ObserverApp(LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=gated)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("R", "y")
+            await wait_for(
+                pilot,
+                lambda: "waiting for confirmation" in panel(app),
+                what="held at the gate",
+                shown=lambda: panel(app),
+            )
+            text = panel(app)
+            assert "waiting for confirm-promotion (release-manager)" in text
+            assert "c confirms the gate" in text
+            await pilot.press("p")
+            await wait_for(
+                pilot, lambda: "PAUSED" in panel(app), what="paused", shown=lambda: panel(app)
+            )
+            assert "paused by" in panel(app)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: "PAUSED" not in panel(app), what="resumed")
+            await pilot.press("c")
+            await wait_for(
+                pilot, lambda: "✓ promoted" in panel(app), what="promoted", shown=lambda: panel(app)
+            )
+            assert fake_system.steps == [5]
+            events = [e["message"] for e in fake_system.rollout["events"]]
+            user = f"{getpass.getuser()} (dashboard)"
+            assert events[:3] == [
+                f"paused by {user}",
+                f"resumed by {user}",
+                f"confirm-promotion confirmed by {user}",
+            ]
+            assert "rollout confirm sent" in messages(app)
+
+    async def test_a_key_that_does_not_apply_now_says_why(
+        self, fake_system: FakeLocalSystem
+    ) -> None:
+        app = RecordingApp(LocalSource(fake_system.state_dir), refresh_s=0.2, rollout_spec=quick())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state is not None, what="first state")
+            await pilot.press("c")
+            await wait_for(
+                pilot, lambda: any("rollout confirm" in n for n in app.notes), what="a note"
+            )
+            assert any("no rollout to confirm" in n for n in app.notes), app.notes
 
     async def test_a_second_press_while_a_rollout_runs_says_so(
         self, fake_system: FakeLocalSystem
