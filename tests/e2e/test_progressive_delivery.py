@@ -49,6 +49,12 @@ GATES = [
 # 6 s: enough 1 s scrapes in the window for rate() and the p99 (see test_rollout.py FAST).
 BASE = {"interval": "6s", "minRequests": 5, "maxInconclusive": 4, "gates": GATES}
 INSIDER = ("x-canary", "insider")
+# 5xx per second the canary's callers saw, by version (a custom MetricTemplate's query)
+SERVER_ERRORS = (
+    'sum by (destination_version) (rate(istio_requests_total{reporter="source",'
+    ' destination_service_name="{{ target }}", destination_version="{{ version }}",'
+    ' response_code=~"5.."}[{{ interval }}])) or on() vector(0)'
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,18 @@ def test_an_ab_canary_is_promoted_after_its_iterations_with_only_matching_users_
     system: LocalSystem,
 ) -> None:
     spec = parse_spec(
-        {**BASE, "iterations": 2, "match": [{"headers": {INSIDER[0]: {"exact": INSIDER[1]}}}]}
+        {
+            **BASE,
+            "iterations": 2,
+            "match": [{"headers": {INSIDER[0]: {"exact": INSIDER[1]}}}],
+            # Flagger's two built-ins and a custom template, judged against the real Prometheus
+            "metricTemplates": {"server-errors": {"query": SERVER_ERRORS}},
+            "metrics": [
+                {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+                {"name": "request-duration", "thresholdRange": {"max": 30000}},
+                {"name": "errors", "templateRef": "server-errors", "thresholdRange": {"max": 0}},
+            ],
+        }
     )
     probes: dict[str, set[str]] = {}
 
@@ -142,6 +159,10 @@ def test_an_ab_canary_is_promoted_after_its_iterations_with_only_matching_users_
     assert outcome.state == PROMOTED, outcome.reason
     assert outcome.phases_passed == 2 and outcome.passed == []
     assert probes == {"insiders": {"2.0"}, "others": {"1.0"}}
+    last = {g["name"]: g for g in outcome.history[-1]["gates"]}
+    assert last["request-success-rate"]["value"] == 100.0  # percent, as Flagger's
+    assert last["request-duration"]["value"] > 0  # the p99 in ms
+    assert last["errors"]["value"] == 0 and last["errors"]["verdict"] == "pass"
     others = sent.versions - sent.header_versions
     assert others["2.0"] == 0 and others["1.0"] > 0  # no user without the header reached 2.0
     assert sent.header_versions["2.0"] > 0

@@ -95,3 +95,30 @@ async def test_routes_of_a_service_without_a_virtual_service_is_named_fake_kuber
         "VirtualService voting-analytics.voting: not found; apply a step that routes it first "
         "(voting cluster step lock-down)"
     )
+
+
+async def test_a_rollout_phase_replaces_the_http_rules_with_one_apply_fake_kubernetes_api(
+    fake: FakeKubernetesApi, router: KubernetesRouter
+) -> None:
+    """What `voting rollout --context` does at each phase (rollout/routing.py): the A/B rule
+    goes in before the default route, in one server-side apply; the same rules again change
+    nothing."""
+    from rollout.routing import AB, Phase, phase_rules
+    from rollout.spec import parse_spec
+
+    await router.apply_step("canary")
+    spec = parse_spec({"iterations": 1, "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+    rules = phase_rules(await router.get_http("voting-app"), spec, Phase(AB, iteration=1))
+    fake.clear_requests()
+
+    await router.set_http("voting-app", rules)
+    await router.set_http("voting-app", rules)
+
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", VS_PATH),
+        ("PATCH", VS_PATH),
+        ("GET", VS_PATH),
+    ]
+    applied = fake.requests[1].body["spec"]["http"]
+    assert [r.get("name") for r in applied] == ["featureflag-v2-0", "rollout-ab", "v1-0"]
+    assert await router.get_http("voting-app") == rules
