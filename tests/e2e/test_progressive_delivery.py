@@ -273,6 +273,17 @@ def verb(system: LocalSystem, *words: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def healthy(url: str) -> bool:
+    async def probe() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    return asyncio.run(probe())
+
+
 def progress(system: LocalSystem) -> dict[str, Any]:
     return system.status().get("rollout") or {}
 
@@ -301,6 +312,29 @@ def test_a_confirm_promotion_gate_holds_until_voting_rollout_confirm(
     load: SteadyLoad,
     stopped_at_end: list[subprocess.Popen[str]],
 ) -> None:
+    """With `voting loadtester` as the smoke test before any traffic moves and the load-test
+    hook judged each interval, as rollout/examples/gated-canary.yaml does."""
+    port = module_ports_base(__name__) + 450
+    with open(tmp_path / "loadtester.log", "w") as log:  # the child keeps its own copy
+        tester = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voting",
+                "loadtester",
+                "--port",
+                str(port),
+                "--url",
+                system.url,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    stopped_at_end.append(tester)
+    wait_until(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), 60, "voting loadtester up")
+    hooks = f"http://127.0.0.1:{port}"
     spec = "\n".join(
         [
             "interval: 3s",
@@ -308,6 +342,8 @@ def test_a_confirm_promotion_gate_holds_until_voting_rollout_confirm(
             "minRequests: 3",
             "maxInconclusive: 8",
             "webhooks:",
+            f"  - {{name: smoke, type: pre-rollout, url: {hooks}/smoke}}",
+            f"  - {{name: load-test, url: {hooks}/traffic, metadata: {{rate: '6', duration: 3s}}}}",
             "  - {name: release-manager, type: confirm-promotion}",
             GATES_YAML,
             "",
@@ -336,6 +372,8 @@ def test_a_confirm_promotion_gate_holds_until_voting_rollout_confirm(
     assert process.wait(120) == 0, (tmp_path / "rollout.log").read_text()
     final = progress(system)
     assert final["state"] == PROMOTED and system.status()["step"]["name"] == "finalize"
+    judged = [g for h in final["history"] for g in h["gates"] if g["name"] == "webhook load-test"]
+    assert judged and all(g["verdict"] == "pass" for g in judged)
     messages = [e["message"] for e in final["events"]]
     assert f"confirm-promotion confirmed by {getpass.getuser()}" in messages
     again = verb(system, "confirm")
