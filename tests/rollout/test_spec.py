@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
 
 from rollout.gates import FAIL, INCONCLUSIVE, PASS, judge
-from rollout.spec import Gate, RolloutSpec, SpecError, parse_spec
+from rollout.spec import Gate, RolloutSpec, SpecError, load_spec, parse_spec
 
 
 def test_an_empty_spec_steps_10_25_50_100_with_the_three_default_gates() -> None:
@@ -143,3 +144,11 @@ def test_a_flagger_shaped_spec_reads_back_from_its_json_unchanged() -> None:
     )
     assert spec.weights == (25, 50, 75) and spec.threshold == 2
     assert parse_spec(spec.to_json()) == spec
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "rollout" / "examples").glob("*.yaml")), ids=str
+)
+def test_every_example_spec_parses(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.interval == 15.0
