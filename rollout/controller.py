@@ -187,11 +187,11 @@ class Rollout:
         try:
             if self.resume is None:
                 await self._confirm("confirm-rollout", "Waiting", None)
-                if not await self._pre_rollout():
-                    return self.outcome
             if step != "canary":
                 self._event(f"applying the canary step (was {step})")
                 status = await self.router.apply_step("canary")
+            if self.resume is None and not await self._pre_rollout(step):
+                return self.outcome
             canary_workloads = {
                 w["name"]
                 for w in status.get("workloads", [])
@@ -216,7 +216,9 @@ class Rollout:
             raise
         return self.outcome
 
-    async def _pre_rollout(self) -> bool:
+    async def _pre_rollout(self, step_before: str | None) -> bool:
+        """Run the pre-rollout hooks once the canary is deployed (step 4), before any weight
+        moves; on a failure, abort and put back the step that was in force before."""
         hooks = self.spec.hooks("pre-rollout")
         if not hooks:
             return True
@@ -225,8 +227,12 @@ class Rollout:
         if not failed:
             return True
         reason = "pre-rollout webhook failed: " + "; ".join(f"{r.name} {r.detail}" for r in failed)
-        self._event(f"{ABORTED}: {reason}; no traffic was moved", log=True)
+        self._event(f"{ABORTED}: {reason}; no weight was moved", log=True)
+        if step_before and step_before != "canary":
+            self._event(f"putting back the step in force before ({step_before})")
+            await self.router.apply_step(step_before)
         self._finish(ABORTED, reason)
+        await self._hooks(self.spec.hooks("post-rollout"), "Failed")
         await self._publish()
         return False
 

@@ -295,7 +295,8 @@ def test_a_failing_pre_rollout_webhook_aborts_before_any_route_changes(
     outcome = with_server(hooks_server, work)
     assert outcome.state == ABORTED
     assert outcome.reason == "pre-rollout webhook failed: smoke HTTP 500 smoke says 500"
-    assert router.http == [] and router.steps == []  # no traffic moved, the step untouched
+    # the canary was deployed for the smoke test; no weight moved; the step before is back
+    assert router.http == [] and router.steps == ["canary", "lock-down"]
     _, payload = hooks_server["calls"][0]
     assert payload == {
         "name": "voting-app",
