@@ -247,8 +247,11 @@ class Rollout:
         inconclusive = 0
         label = _label(phase)
         while True:
+            # `rollout` hooks are called as each interval starts (a load test then feeds the
+            # interval it is judged with, as Flagger's loadtester does) and judged at its end
+            hooks = await self._hooks(spec.hooks("rollout"), "Progressing")
             await self._wait(spec.interval)
-            results = await self._judge(canary_workloads, phase.kind == MIRROR)
+            results = await self._judge(canary_workloads, phase.kind == MIRROR, hooks)
             self.outcome.history.append(
                 {
                     "time": time.time(),
@@ -296,12 +299,14 @@ class Rollout:
             await self._publish()
             return True
 
-    async def _judge(self, canary_workloads: set[str], mirroring: bool) -> list[GateResult]:
+    async def _judge(
+        self, canary_workloads: set[str], mirroring: bool, hooks: list[HookResult]
+    ) -> list[GateResult]:
         try:
             results = list(await evaluate(self.prometheus, self.spec, canary_workloads, mirroring))
         except PrometheusError as exc:
             results = [GateResult("prometheus", "answers", None, INCONCLUSIVE, str(exc))]
-        for hook in await self._hooks(self.spec.hooks("rollout"), "Progressing"):
+        for hook in hooks:
             verdict = PASS if hook.ok else FAIL
             results.append(GateResult(f"webhook {hook.name}", "2xx", None, verdict, hook.detail))
         return results

@@ -11,7 +11,8 @@ Types and what a non-2xx answer (or a timeout, or no answer) does, as in Flagger
     confirm-rollout            before anything starts: wait until it answers 2xx
     pre-rollout                once 2.0 is deployed (step 4), before any weight moves:
                                abort, and put back the step that was in force before
-    rollout                    each interval, beside the metrics: one failed check
+    rollout                    as each interval starts; judged with its metrics: one failed
+                               check
     confirm-traffic-increase   before each weight after the first: wait until 2xx
     confirm-promotion          after the last step, before promoting: wait until 2xx
     post-rollout               after promotion or rollback: logged, nothing else
