@@ -175,7 +175,7 @@ def _command(args: argparse.Namespace) -> int:
     from rollout.runner import command_rollout
 
     try:
-        progress = asyncio.run(
+        progress, done = asyncio.run(
             command_rollout(
                 args.verb, state_dir=args.state_dir, by=getpass.getuser(), context=args.context
             )
@@ -183,7 +183,10 @@ def _command(args: argparse.Namespace) -> int:
     except Exception as exc:  # refused, or no system: one line
         print(f"voting: rollout {args.verb}: {exc}", file=sys.stderr)
         return 1
-    print(f"rollout {args.verb} sent; the controller acts on it within a second")
+    if done:
+        print(f"rollout {args.verb}: done")
+    else:
+        print(f"rollout {args.verb}: sent; the controller is acting on it")
     print(render_progress(progress))
     return 0
 
@@ -231,12 +234,14 @@ def render_progress(progress: dict | None) -> str:
         return "no rollout: status shows none"
     lines = [line]
     phase = (progress or {}).get("phase") or {}
-    if phase.get("detail"):
+    if phase.get("detail") and phase["detail"] not in line:
         lines.append(f"  phase: {phase['detail']}")
     if progress.get("failed_checks"):
         lines.append(f"  failed checks in a row: {progress['failed_checks']}")
     for gate in progress.get("gates") or []:
         value = "no-data" if gate.get("value") is None else f"{gate['value']:.3g}"
+        if gate.get("value") is None and str(gate.get("name")).startswith("webhook "):
+            value = str(gate.get("detail") or value)  # what the hook answered
         lines.append(f"  {gate['name']}: {value} ({gate['bound']}) {gate['verdict']}")
     for event in (progress.get("events") or [])[-5:]:
         when = time.strftime("%H:%M:%S", time.localtime(event.get("time", 0)))

@@ -9,6 +9,8 @@ cluster the Prometheus URL must be given and progress is only printed.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,8 +136,9 @@ async def rollback_rollout(
 
 async def command_rollout(
     verb: str, *, state_dir: Path, by: str, context: str | None = None
-) -> dict[str, Any]:
-    """Queue `pause|resume|promote|abort|confirm` for the live controller; the new progress.
+) -> tuple[dict[str, Any], bool]:
+    """Queue `pause|resume|promote|abort|confirm` for the live controller; the progress once
+    it acted (True), or as it is after `ACT_WITHIN_S` without a sign of it (False).
 
     Refused (`CommandRefused` via the control API, said as a MeshError) when it does not
     apply now; a controller acts on it within about a second."""
@@ -147,5 +150,27 @@ async def command_rollout(
     from mesh.local.control import ControlClient
 
     control = ControlClient(state_dir)
+    before = (await control.status()).get("rollout") or {}
     await control.rollout_command(verb, by)
-    return (await control.status()).get("rollout") or {}
+    deadline = time.monotonic() + ACT_WITHIN_S
+    while True:
+        now = (await control.status()).get("rollout") or {}
+        if acted(verb, before, now):
+            return now, True
+        if time.monotonic() > deadline:
+            return now, False
+        await asyncio.sleep(0.2)
+
+
+ACT_WITHIN_S = 5.0  # how long `voting rollout VERB` waits to show the controller acted
+
+
+def acted(verb: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether the progress shows the controller acted on `verb` (for the CLI's answer)."""
+    if now.get("state") != "running":
+        return True
+    if verb == "pause":
+        return bool(now.get("paused"))
+    if verb == "resume":
+        return not now.get("paused")
+    return len(now.get("events") or ()) > len(before.get("events") or ())
