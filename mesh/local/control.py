@@ -106,6 +106,8 @@ async def _queue_command(request: web.Request) -> web.Response:
         return web.json_response({"error": 'expected JSON {"verb": V, "by": B}'}, status=400)
     try:
         check_command(mesh.rollout, verb)
+        if any(c["verb"] == verb for c in mesh.rollout_commands):
+            raise CommandRefused(f"a {verb} is already on its way to the controller")
     except CommandRefused as exc:
         return web.json_response({"error": str(exc)}, status=409)
     mesh.rollout_commands.append({"verb": verb, "by": by, "time": time.time()})
