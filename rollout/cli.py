@@ -55,27 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(func=cmd_rollout)
 
-    tester = subparsers.add_parser(
-        "loadtester",
-        help="the webhook receiver for rollouts' smoke and load tests (after Flagger's loadtester)",
-    )
-    tester.add_argument("--port", type=int, default=9090, help="where it listens (loopback)")
-    tester.add_argument(
-        "--url", default="http://127.0.0.1:8080/", help="the ingress the tests send to"
-    )
-    tester.set_defaults(func=cmd_loadtester)
-
-
-def cmd_loadtester(args: argparse.Namespace) -> int:
-    from rollout.loadtester import serve
-
-    try:
-        serve(args.url, args.port)
-    except OSError as exc:
-        print(f"voting: loadtester: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
 
 def cmd_rollout(args: argparse.Namespace) -> int:
     if args.verb and (args.spec or args.resume or args.rollback):

@@ -225,6 +225,8 @@ class Rollout:
         results = await self._hooks(hooks, "Progressing")
         failed = [r for r in results if not r.ok]
         if not failed:
+            passed = ", ".join(f"{r.name} {r.detail}" for r in results)
+            self._event(f"pre-rollout webhooks passed: {passed}", log=True)
             return True
         reason = "pre-rollout webhook failed: " + "; ".join(f"{r.name} {r.detail}" for r in failed)
         self._event(f"{ABORTED}: {reason}; no weight was moved", log=True)

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mesh.analyze.cli",
     "observer.cli",
     "rollout.cli",
+    "voting.loadtester",
     "bench.cli",
     "mesh.cluster.cli",
     "mesh.proxyconfig.cli",

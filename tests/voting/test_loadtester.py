@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from rollout.loadtester import STATE, loadtester_app
+from voting.loadtester import STATE, loadtester_app
 
 
 def ingress(state: dict[str, Any]) -> web.Application:

@@ -1,5 +1,8 @@
 """`voting loadtester`: the webhook receiver rollouts call for smoke and load tests.
 
+It lives in `voting/` because it wires two areas that must not import each other: the
+rollout's webhooks (rollout/webhooks.py) and the traffic generator (observer/traffic.py).
+
 After Flagger's loadtester (fluxcd/flagger cmd/loadtester): a small HTTP service a rollout's
 webhooks point at, so a spec needs no scripts of its own. It never runs a shell command
 from a payload (Flagger's runs `metadata.cmd`); it knows two tests:
@@ -19,8 +22,10 @@ users too. Bad metadata answers 400 naming the key.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import re
+import sys
 from typing import Any
 
 import aiohttp
@@ -151,6 +156,27 @@ def loadtester_app(url: str) -> web.Application:
 
     app.on_cleanup.append(close)
     return app
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    tester = subparsers.add_parser(
+        "loadtester",
+        help="the webhook receiver for rollouts' smoke and load tests (after Flagger's loadtester)",
+    )
+    tester.add_argument("--port", type=int, default=9090, help="where it listens (loopback)")
+    tester.add_argument(
+        "--url", default="http://127.0.0.1:8080/", help="the ingress the tests send to"
+    )
+    tester.set_defaults(func=cmd_loadtester)
+
+
+def cmd_loadtester(args: argparse.Namespace) -> int:
+    try:
+        serve(args.url, args.port)
+    except OSError as exc:
+        print(f"voting: loadtester: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def serve(url: str, port: int) -> None:
