@@ -19,7 +19,7 @@ from rollout.progress import (
     spec_from_json,
     spec_to_json,
 )
-from rollout.spec import Gate, RolloutSpec
+from rollout.spec import Gate, RolloutSpec, parse_spec
 from tests.support.fake_router import FakeRouter
 
 SPEC = RolloutSpec(interval=10.0, weights=(10, 25, 50, 100))
@@ -168,3 +168,21 @@ def test_a_cancelled_rollout_rolls_back_and_reports_aborted_with_its_reason(
     assert router.steps == ["lock-down"]
     assert reports[-1]["state"] == ABORTED and reports[-1]["reason"] == "interrupted"
     assert reports[-1]["lease_expires_at"] is None
+
+
+def test_a_lost_ab_rollout_resumes_from_the_iteration_after_the_last_that_passed(
+    gates_pass: None,
+) -> None:
+    """Phases, not weights, are what a resumed rollout counts: an A/B rollout with one of
+    three iterations passed runs the other two, and a session cookie users hold is kept."""
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    spec = parse_spec({"iterations": 3, "match": match, "interval": "10ms"})
+    outcome = {"state": RUNNING, "weight": 0, "phases_passed": 1, "cookie": "c0ffee"}
+    plan = plan_resume(progress_json(outcome, spec, passed=[], pid=7, now=NOW), NOW + 100)
+    assert (plan.phases_done, plan.cookie) == (1, "c0ffee")
+    router = FakeRouter()
+    result = asyncio.run(
+        Rollout(spec, router, None, on_event=lambda _: None, resume=plan).run()  # type: ignore[arg-type]
+    )
+    assert result.state == PROMOTED and result.phases_passed == 3
+    assert len(router.http) == 2 and result.cookie == "c0ffee"
