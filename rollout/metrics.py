@@ -53,6 +53,17 @@ BUILTIN_TEMPLATES = {
 }
 
 
+def within(value: float, low: float | None, high: float | None) -> bool:
+    """A check's value against its bounds (either may be absent), as gates and metrics judge."""
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def describe_bounds(name: str, low: float | None, high: float | None) -> str:
+    """'success-rate >= 0.99', 'latency-p99 <= 500', 'x >= 1 and <= 2'."""
+    bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
+    return f"{name} {' and '.join(b for b in bounds if b)}"
+
+
 class MetricError(ValueError):
     """A metric or template that cannot be judged; the message names it."""
 
@@ -68,14 +79,10 @@ class Metric:
     template_ref: str | None = None
 
     def verdict(self, value: float) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        return within(value, self.min, self.max)
 
     def describe(self) -> str:
-        bounds = [
-            f">= {self.min:g}" if self.min is not None else "",
-            f"<= {self.max:g}" if self.max is not None else "",
-        ]
-        return f"{self.name} {' and '.join(b for b in bounds if b)}"
+        return describe_bounds(self.name, self.min, self.max)
 
     @property
     def per_series(self) -> bool:

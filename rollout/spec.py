@@ -50,7 +50,15 @@ import yaml
 
 from mesh.errors import MeshError
 from mesh.model.fields import parse_duration
-from rollout.metrics import Metric, MetricError, check_template, metric_to_json, parse_metric
+from rollout.metrics import (
+    Metric,
+    MetricError,
+    check_template,
+    describe_bounds,
+    metric_to_json,
+    parse_metric,
+    within,
+)
 from rollout.webhooks import Webhook, WebhookError, parse_webhook
 from telemetry.queries import QUERIES
 
@@ -72,14 +80,10 @@ class Gate:
     max: float | None = None
 
     def verdict(self, value: float) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        return within(value, self.min, self.max)
 
     def describe(self) -> str:
-        bounds = [
-            f">= {self.min:g}" if self.min is not None else "",
-            f"<= {self.max:g}" if self.max is not None else "",
-        ]
-        return f"{self.name} {' and '.join(b for b in bounds if b)}"
+        return describe_bounds(self.name, self.min, self.max)
 
 
 DEFAULT_GATES = (

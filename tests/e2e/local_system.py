@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,38 @@ async def _drop_database(name: str) -> None:
 def module_ports_base(module_name: str) -> int:
     """A distinct port range per test module (modules run one after another)."""
     return 24000 + sum(map(ord, module_name)) % 16 * 500  # below the ephemeral range (32768+)
+
+
+def canary_system_with_telemetry(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, name: str
+) -> Iterator[LocalSystem]:
+    """A test module's own `voting up --step canary` with Prometheus, on the module's port
+    range; stopped (checked) when the module is done: `yield from` it in a module fixture."""
+    started = start_local_system(
+        tmp_path_factory.mktemp(name),
+        module_ports_base(request.module.__name__),
+        extra=("--step", "canary"),
+        telemetry=True,
+    )
+    try:
+        yield started
+    finally:
+        stop_local_system(started)
+
+
+def cli_rollout(system: LocalSystem, tmp_path: Path, spec_yaml: str) -> subprocess.Popen[str]:
+    """`voting rollout --spec` as a real process on `system`; its output in rollout.log."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_yaml)
+    argv = [sys.executable, "-m", "voting", "rollout", "--spec", str(spec)]
+    with open(tmp_path / "rollout.log", "w") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [*argv, "--state-dir", str(system.state_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
 
 def start_local_system(

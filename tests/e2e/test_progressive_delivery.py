@@ -33,9 +33,9 @@ from tests.e2e.local_system import (
     APP_VERSION,
     LocalSystem,
     SteadyLoad,
+    canary_system_with_telemetry,
+    cli_rollout,
     module_ports_base,
-    start_local_system,
-    stop_local_system,
 )
 from tests.support.rollout import GATES_YAML, SPEED_INDEPENDENT_GATES, with_canary_fault
 from tests.support.waiting import wait_until
@@ -61,14 +61,7 @@ SERVER_ERRORS = (
 def system(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalSystem]:
-    started = start_local_system(
-        tmp_path_factory.mktemp("delivery"),
-        module_ports_base(request.module.__name__),
-        extra=("--step", "canary"),
-        telemetry=True,
-    )
-    yield started
-    stop_local_system(started)
+    yield from canary_system_with_telemetry(tmp_path_factory, request, "delivery")
 
 
 async def page_version(
@@ -250,16 +243,11 @@ def test_threshold_2_rides_out_one_failed_interval_and_rolls_back_on_two(
 
 
 # ---------------------------------------------------------------- steered from the CLI
-def cli_rollout(system: LocalSystem, tmp_path: Path, spec_yaml: str) -> subprocess.Popen[str]:
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(spec_yaml)
-    argv = [sys.executable, "-m", "voting", "rollout", "--spec", str(spec)]
-    return subprocess.Popen(
-        [*argv, "--state-dir", str(system.state_dir)],
-        stdout=open(tmp_path / "rollout.log", "w"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
+def cli_spec(lines: list[str]) -> str:
+    """A spec for `voting rollout --spec`: 3 s intervals (the lease is 6 s) and the
+    speed-independent gates, with these keys."""
+    return "\n".join(
+        ["interval: 3s", "minRequests: 3", "maxInconclusive: 8", *lines, GATES_YAML, ""]
     )
 
 
@@ -335,18 +323,13 @@ def test_a_confirm_promotion_gate_holds_until_voting_rollout_confirm(
     stopped_at_end.append(tester)
     wait_until(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), 60, "voting loadtester up")
     hooks = f"http://127.0.0.1:{port}"
-    spec = "\n".join(
+    spec = cli_spec(
         [
-            "interval: 3s",
             "stepWeights: [100]",
-            "minRequests: 3",
-            "maxInconclusive: 8",
             "webhooks:",
             f"  - {{name: smoke, type: pre-rollout, url: {hooks}/smoke}}",
             f"  - {{name: load-test, url: {hooks}/traffic, metadata: {{rate: '6', duration: 3s}}}}",
             "  - {name: release-manager, type: confirm-promotion}",
-            GATES_YAML,
-            "",
         ]
     )
     system.step("canary")
@@ -386,16 +369,8 @@ def test_session_affinity_keeps_a_user_on_the_canary_and_pause_and_abort_steer_i
     load: SteadyLoad,
     stopped_at_end: list[subprocess.Popen[str]],
 ) -> None:
-    spec = "\n".join(
-        [
-            "interval: 3s",
-            "stepWeights: [50, 100]",
-            "minRequests: 3",
-            "maxInconclusive: 8",
-            "sessionAffinity: {cookieName: canary, maxAge: 600}",
-            GATES_YAML,
-            "",
-        ]
+    spec = cli_spec(
+        ["stepWeights: [50, 100]", "sessionAffinity: {cookieName: canary, maxAge: 600}"]
     )
     system.step("canary")
     process = cli_rollout(system, tmp_path, spec)

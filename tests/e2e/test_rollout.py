@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,9 +21,8 @@ from telemetry.prometheus import PrometheusClient
 from tests.e2e.local_system import (
     LocalSystem,
     SteadyLoad,
-    module_ports_base,
-    start_local_system,
-    stop_local_system,
+    canary_system_with_telemetry,
+    cli_rollout,
 )
 from tests.support.rollout import GATES_YAML, SPEED_INDEPENDENT_GATES, with_canary_fault
 from tests.support.waiting import binomial_tolerance, wait_until
@@ -46,14 +44,7 @@ FAST = RolloutSpec(
 def system(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalSystem]:
-    started = start_local_system(
-        tmp_path_factory.mktemp("rollout"),
-        module_ports_base(request.module.__name__),
-        extra=("--step", "canary"),
-        telemetry=True,
-    )
-    yield started
-    stop_local_system(started)
+    yield from canary_system_with_telemetry(tmp_path_factory, request, "rollout")
 
 
 def run_rollout(
@@ -141,16 +132,7 @@ LEASED_SPEC = "\n".join(
 
 
 def start_cli_rollout(system: LocalSystem, tmp_path: Path) -> subprocess.Popen[str]:
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(LEASED_SPEC)
-    argv = [sys.executable, "-m", "voting", "rollout", "--spec", str(spec)]
-    return subprocess.Popen(
-        [*argv, "--state-dir", str(system.state_dir)],
-        stdout=open(tmp_path / "rollout.log", "w"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    return cli_rollout(system, tmp_path, LEASED_SPEC)
 
 
 def stop_cli_rollout(process: subprocess.Popen[str] | None) -> None:
