@@ -11,8 +11,6 @@ A canary rollout shows (above the services) whenever the state has one, whoever 
 
 from __future__ import annotations
 
-import contextlib
-import getpass
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +21,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from observer.errors import ObserverError
 from observer.messages import (
@@ -40,7 +37,8 @@ from observer.messages import (
     VotesRead,
 )
 from observer.model import Event, MeshState, Metrics, Snapshot, Votes, build_snapshot
-from observer.screens import ConfirmRollout, ConfirmStep, HelpScreen
+from observer.rollout_controls import RolloutControls
+from observer.screens import ConfirmStep, HelpScreen
 from observer.sources.base import ObserverSource
 from observer.traffic import TrafficPlan, TrafficRunner
 from observer.widgets.chrome import StatusLine, StepBar
@@ -49,7 +47,6 @@ from observer.widgets.mesh import HistoryPanel, MtlsPanel
 from observer.widgets.rollout import STATE_WORDS, RolloutPanel
 from observer.widgets.services import MetricsBanner, ServicesTable
 from observer.widgets.votes import VotesPanel
-from rollout.runner import command_rollout, run_rollout
 from rollout.spec import RolloutSpec
 
 DEMO_TRAFFIC = TrafficPlan(rate=10, duration=3600, cookie_share=0.25, vote_share=0.1)
@@ -61,9 +58,6 @@ METRICS_WORDS = {
 }
 STATUS_WORDS = {"up": "up", "unreachable": "unreachable", "error": "error", "unconfigured": "none"}
 ROLLOUT_STATES = ("running", "promoted", "rolled-back", "aborted", "controller-lost")
-CLUSTER_ROLLOUT = (
-    "rollouts from the dashboard run on the local system only; use `voting rollout --context`"
-)
 
 
 class ObserverApp(App[None]):
@@ -114,8 +108,7 @@ class ObserverApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.traffic: TrafficRunner | None = None
         self.rollout_spec = rollout_spec or RolloutSpec()
-        self.rollout_worker: Worker[None] | None = None
-        self._quitting = False
+        self.rollouts = RolloutControls(self, self.rollout_spec)
         self.local_events: list[Event] = []
         self._busy: set[str] = set()
         self._state_backoff = 0.0
@@ -425,78 +418,22 @@ class ObserverApp(App[None]):
     @property
     def rollout_running(self) -> bool:
         """A rollout this dashboard started is still running (or rolling back)."""
-        return self.rollout_worker is not None and not self.rollout_worker.is_finished
+        return self.rollouts.running
 
     def action_start_rollout(self) -> None:
         """Start `voting rollout` (the default spec) on the local system (asks first)."""
-        if self.source.kind != "local":
-            self.notify(CLUSTER_ROLLOUT, severity="warning", timeout=8)
-            return
-        if self.rollout_running:
-            progress = self.state.rollout if self.state else None
-            at = f" (weight {progress.weight}%)" if progress and progress.running else ""
-            self.notify(f"a rollout is already running{at}", severity="warning")
-            return
-        state_dir: Path | None = getattr(self.source, "state_dir", None)
-        if state_dir is None:
-            self.notify("this source names no local system to roll out on", severity="error")
-            return
-        elsewhere = bool(self.state and self.state.rollout and self.state.rollout.running)
-        traffic = self.traffic is not None and self.traffic.running
-
-        def confirmed(ok: bool | None) -> None:
-            if ok and not self.rollout_running:
-                self._event("rollout started from the dashboard")
-                self.rollout_worker = self.run_canary(state_dir, self.rollout_spec)
-
-        self.push_screen(
-            ConfirmRollout(self.rollout_spec, traffic=traffic, elsewhere=elsewhere), confirmed
-        )
+        self.rollouts.start()
 
     def action_rollout_verb(self, verb: str) -> None:
         """Steer the running rollout, whoever started it: p pauses or resumes, c confirms
         the gate it waits at, P promotes now, X aborts (rolls back)."""
-        progress = self.state.rollout if self.state else None
-        if verb == "pause" and progress is not None and progress.paused:
-            verb = "resume"
-        self.send_rollout_verb(verb)
-
-    @work(group="rollout-verb")
-    async def send_rollout_verb(self, verb: str) -> None:
-        state_dir: Path | None = getattr(self.source, "state_dir", None)
-        if self.source.kind != "local" or state_dir is None:
-            self.notify(CLUSTER_ROLLOUT, severity="warning", timeout=8)
-            return
-        try:
-            await command_rollout(verb, state_dir=state_dir, by=f"{getpass.getuser()} (dashboard)")
-        except Exception as exc:  # refused (it does not apply now) or no system: say why
-            self.notify(f"rollout {verb}: {exc}", severity="warning", timeout=8)
-            return
-        self._event(f"rollout {verb} sent")
-        self.action_refresh_now()
-
-    @work(group="rollout", exclusive=True)
-    async def run_canary(self, state_dir: Path, spec: RolloutSpec) -> None:
-        def noted(message: str) -> None:
-            self.post_message(RolloutNoted(message))
-
-        try:
-            outcome = await run_rollout(spec, state_dir=state_dir, on_event=noted)
-        except Exception as exc:  # like `voting rollout`: any failure is one line, not a crash
-            self.post_message(RolloutFailed(f"rollout failed: {exc}"))
-        else:
-            self.post_message(RolloutFinished(outcome))
+        self.rollouts.steer(verb)
 
     def on_rollout_noted(self, message: RolloutNoted) -> None:
         self._event(message.message)
 
     def on_rollout_finished(self, message: RolloutFinished) -> None:
-        outcome = message.outcome
-        word = STATE_WORDS.get(outcome.state, outcome.state)
-        self._event(f"rollout {word}: {outcome.reason}")
-        severity = "information" if outcome.state == "promoted" else "warning"
-        self.notify(f"rollout {word}", severity=severity)
-        self.action_refresh_now()
+        self.rollouts.finished(message.outcome)
 
     def on_rollout_failed(self, message: RolloutFailed) -> None:
         self._event(message.error)
@@ -504,20 +441,8 @@ class ObserverApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit (a rollout started here is rolled back first; q again quits at once)."""
-        worker = self.rollout_worker
-        if worker is None or worker.is_finished or self._quitting:
+        if not self.rollouts.quit_after_rollback():
             self.exit()
-            return
-        self._quitting = True
-        self.notify("cancelling the rollout: rolling back, then quitting (q again: quit now)")
-        worker.cancel()
-        self.quit_after(worker)
-
-    @work(group="quit")
-    async def quit_after(self, worker: Worker[None]) -> None:
-        with contextlib.suppress(WorkerCancelled, WorkerFailed):
-            await worker.wait()  # the rollout's rollback, however it ends
-        self.exit()
 
     # ------------------------------------------------------------ misc
     def action_refresh_now(self) -> None:

@@ -32,8 +32,9 @@ import observer.app
 from mesh.rollout_lease import CommandRefused, check_command
 from mesh.rollout_lease import observe as observe_rollout
 from mesh.steps import render_step, resolve_step
-from observer.app import CLUSTER_ROLLOUT, ObserverApp
+from observer.app import ObserverApp
 from observer.model import Metrics, Votes, build_snapshot
+from observer.rollout_controls import CLUSTER_ROLLOUT
 from observer.rollout_progress import rollout_from_json
 from observer.screens import ConfirmRollout
 from observer.sources.local import LocalSource
