@@ -40,7 +40,7 @@ from observer.model import Event, MeshState, Metrics, Snapshot, Votes, build_sna
 from observer.rollout_controls import RolloutControls
 from observer.screens import ConfirmStep, HelpScreen
 from observer.sources.base import ObserverSource
-from observer.traffic import TrafficPlan, TrafficRunner
+from observer.traffic import TrafficPlan, TrafficRunner, ab_users
 from observer.widgets.chrome import StatusLine, StepBar
 from observer.widgets.events import EventLog
 from observer.widgets.mesh import HistoryPanel, MtlsPanel
@@ -378,10 +378,18 @@ class ObserverApp(App[None]):
         if not url:
             self.notify("no ingress URL known: cannot send traffic", severity="error")
             return
-        self.traffic = TrafficRunner(replace(self.demo_traffic, url=url))
+        self.traffic = TrafficRunner(
+            ab_users(replace(self.demo_traffic, url=url), self.rollout_spec)
+        )
         plan = self.traffic.plan
+        ab = (
+            f", {plan.header_share:.0%} A/B users ({plan.header[0]}: {plan.header[1]})"
+            if plan.header
+            else ""
+        )
         self._event(
-            f"demo traffic started: {plan.rate:g} req/s, {plan.cookie_share:.0%} cookie users, to {url}"
+            f"demo traffic started: {plan.rate:g} req/s, {plan.cookie_share:.0%} cookie users"
+            f"{ab}, to {url}"
         )
         self.run_traffic(self.traffic)
         self._show_traffic()

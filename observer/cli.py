@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="1m",
         help="rate window of shares and rates (PromQL duration, default 1m)",
     )
+    observe.add_argument(
+        "--rollout-spec",
+        type=Path,
+        help="the spec the rollout key (R) runs (default: built-in); an A/B spec makes the "
+        "demo traffic (t) send its header too",
+    )
     observe.add_argument("--once", action="store_true", help="print one snapshot and exit")
     observe.add_argument("--json", action="store_true", help="with --once: as JSON")
     observe.add_argument("--refresh", type=float, default=1.0, help="seconds between reads")
@@ -104,14 +110,20 @@ async def _dashboard(args: argparse.Namespace) -> int:
     from observer.app import ObserverApp
     from observer.errors import ObserverError
     from observer.sources import make_source
+    from rollout.spec import SpecError, load_spec
 
+    try:
+        spec = load_spec(args.rollout_spec)
+    except SpecError as exc:
+        print(f"voting observe: --rollout-spec: {exc}", file=sys.stderr)
+        return 2
     try:
         source = await make_source(args)
     except ObserverError as exc:
         print(f"voting observe: {exc}", file=sys.stderr)
         return 1
     try:
-        await ObserverApp(source, refresh_s=args.refresh).run_async()
+        await ObserverApp(source, refresh_s=args.refresh, rollout_spec=spec).run_async()
     finally:
         await source.aclose()
     return 0

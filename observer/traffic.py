@@ -20,7 +20,7 @@ import random
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -287,3 +287,18 @@ class TrafficRunner:
         if self._task is not None:
             return await self._task
         return self.result
+
+
+AB_SHARE = 0.3  # the share of demo users that send an A/B rollout's header
+
+
+def ab_users(plan: TrafficPlan, spec: Any) -> TrafficPlan:
+    """The plan with A/B users when the rollout `spec` (rollout.spec.RolloutSpec) tests by
+    an exact header: without them an A/B canary gets no traffic and is never judged."""
+    for match in getattr(spec, "match", ()) or ():
+        for name, value in (match.get("headers") or {}).items():
+            if isinstance(value, dict) and "exact" in value and name.lower() != "cookie":
+                return replace(
+                    plan, header=(name.lower(), str(value["exact"])), header_share=AB_SHARE
+                )
+    return plan

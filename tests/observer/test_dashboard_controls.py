@@ -15,6 +15,7 @@ from observer.model import MeshState, Route
 from observer.screens import ConfirmStep, HelpScreen
 from observer.widgets.chrome import StatusLine
 from observer.widgets.events import EventLog
+from rollout.spec import parse_spec
 from tests.observer.fakes import CANARY, FixedSource
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
@@ -134,6 +135,29 @@ async def test_the_traffic_key_starts_and_stops_demo_traffic(aiohttp_server: Ser
         await pilot.pause(1.0)  # 10 more would have arrived if it still ran
         assert len(hits) == sent
         assert any("featureflag=on" in h for h in hits)
+
+
+async def test_with_an_ab_rollout_spec_demo_traffic_sends_its_header_too(
+    aiohttp_server: ServerFactory,
+) -> None:
+    """Without users that match, an A/B canary gets no traffic and is never judged."""
+    hits: list[str] = []
+
+    async def page(request: web.Request) -> web.Response:
+        hits.append(request.headers.get("x-canary", ""))
+        return web.Response(text='<span id="app-version">1.0</span>', content_type="text/html")
+
+    web_app = web.Application()
+    web_app.router.add_route("*", "/", page)
+    server = await aiohttp_server(web_app)
+    spec = parse_spec({"iterations": 2, "match": [{"headers": {"x-canary": {"exact": "insider"}}}]})
+    app = ObserverApp(ScriptedSource(str(server.make_url("/"))), refresh_s=0.2, rollout_spec=spec)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        await wait_for(pilot, lambda: hits.count("insider") >= 3 and hits.count("") >= 3)
+        await pilot.press("t")
+        log = app.query_one(EventLog).messages
+        assert any("30% A/B users (x-canary: insider)" in m for m in log), log
 
 
 async def test_q_quits() -> None:
