@@ -6,7 +6,8 @@ MeshError                      (mesh.errors)
 │   └── UnsupportedKind        an Istio kind the local mesh does not honour
 ├── BackendUnavailable         (mesh.local.errors) no Redis/MariaDB reachable, none can start
 ├── ConfigRejected             (mesh.local.errors) an Envoy refused an update (old one serves)
-└── NotRunning                 (mesh.local.errors) no local system is running
+├── NotRunning                 (mesh.local.errors) no local system is running
+└── CommandRefused             (mesh.rollout_lease) a rollout verb that does not apply now
 """
 
 from __future__ import annotations

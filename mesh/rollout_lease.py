@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mesh.errors import MeshError
+
 RUNNING, PROMOTED, ROLLED_BACK, ABORTED = "running", "promoted", "rolled-back", "aborted"
 CONTROLLER_LOST = "controller-lost"
 FINAL_STATES = (PROMOTED, ROLLED_BACK, ABORTED)
@@ -100,5 +102,5 @@ def check_command(progress: dict[str, Any] | None, verb: str, now: float | None 
         raise CommandRefused("the rollout is not waiting at a confirm gate")
 
 
-class CommandRefused(ValueError):
+class CommandRefused(MeshError):
     """A rollout command that does not apply now; the message says why."""

@@ -30,6 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rollout.errors import MetricError
+
 VARIABLES = ("target", "namespace", "interval", "version", "services")
 _PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*}}")
 
@@ -62,10 +64,6 @@ def describe_bounds(name: str, low: float | None, high: float | None) -> str:
     """'success-rate >= 0.99', 'latency-p99 <= 500', 'x >= 1 and <= 2'."""
     bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
     return f"{name} {' and '.join(b for b in bounds if b)}"
-
-
-class MetricError(ValueError):
-    """A metric or template that cannot be judged; the message names it."""
 
 
 @dataclass(frozen=True)

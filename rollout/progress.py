@@ -25,14 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.rollout_lease import CONTROLLER_LOST, FINAL_STATES, ROLLED_BACK, RUNNING, observe
+from rollout.errors import ResumeError
 from rollout.spec import RolloutSpec, SpecError, parse_spec
 
 LEASE_INTERVALS = 2  # a controller silent for this many intervals is lost
 MIN_LEASE_S = 5.0  # ... but never less than this, so a busy machine is not taken for a dead one
-
-
-class ResumeError(RuntimeError):
-    """There is nothing to resume or roll back, or a live controller still owns the rollout."""
 
 
 def lease_seconds(spec: RolloutSpec) -> float:

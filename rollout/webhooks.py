@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from mesh.model.fields import parse_duration
+from rollout.errors import WebhookError
 
 TYPES = (
     "confirm-rollout",
@@ -46,10 +47,6 @@ TYPES = (
 )
 CONFIRM_TYPES = ("confirm-rollout", "confirm-traffic-increase", "confirm-promotion")
 DEFAULT_TIMEOUT_S = 10.0
-
-
-class WebhookError(ValueError):
-    """A webhook entry that cannot be called; the message names it."""
 
 
 @dataclass(frozen=True)
