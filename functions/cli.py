@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Any
 
-FUNCTIONS = ("vote", "results", "storage")
+from functions.names import FUNCTIONS
+
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 

@@ -22,9 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from functions.names import SERVICES
 from observer.rollout_progress import RolloutProgress
-
-SERVICES: tuple[str, ...] = ("voting-app", "voting-analytics", "voting-storage")
 
 PartState = Literal["up", "unreachable", "error", "unconfigured"]
 

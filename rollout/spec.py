@@ -48,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from functions.names import SERVICES
 from mesh.errors import MeshError
 from mesh.model.fields import parse_duration
 from rollout.errors import SpecError
@@ -62,7 +63,7 @@ from rollout.metrics import (
 from rollout.webhooks import Webhook, parse_webhook
 from telemetry.queries import QUERIES
 
-CANARY_SERVICES = ("voting-app", "voting-analytics", "voting-storage")
+CANARY_SERVICES = SERVICES  # the whole 2.0 stack is judged
 DEFAULT_COOKIE = "flagger-cookie"
 
 

@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions import names
 from functions.runtime.settings import env_max_in_flight, env_str, function_version, pod_name
 
-VERSIONS = ("1.0", "1.1", "2.0")
+VERSIONS = names.VERSIONS["voting-analytics"]
 
 
 @dataclass(frozen=True)

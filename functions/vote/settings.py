@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions import names
 from functions.runtime.errors import ConfigError
 from functions.runtime.settings import (
     env_bool,
@@ -15,7 +16,7 @@ from functions.runtime.settings import (
     pod_name,
 )
 
-VERSIONS = ("1.0", "2.0")
+VERSIONS = names.VERSIONS["voting-app"]
 RESET = "reset"
 
 

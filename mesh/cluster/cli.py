@@ -22,8 +22,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from functions.names import SERVICES
+
 DEFAULT_TIMEOUT_S = 300.0
-FUNCTION_IMAGES = ("voting-app", "voting-analytics", "voting-storage")
+FUNCTION_IMAGES = SERVICES
 
 
 def add_cluster_arguments(

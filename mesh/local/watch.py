@@ -13,9 +13,9 @@ from watchfiles import Change, awatch
 
 import functions
 import mesh
+from functions.names import FUNCTION_APPS
 from mesh.local.system import LocalMesh
 
-FUNCTION_APPS = {"vote": "voting-app", "results": "voting-analytics", "storage": "voting-storage"}
 ALL_APPS = set(FUNCTION_APPS.values())
 
 

@@ -6,8 +6,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-APP_FUNCTIONS = {"voting-app": "vote", "voting-analytics": "results", "voting-storage": "storage"}
-"""Deployments the local mesh runs as function processes, by their `app` label."""
+from functions.names import APP_FUNCTIONS
 
 
 @dataclass(frozen=True)
