@@ -12,7 +12,6 @@ A canary rollout shows (above the services) whenever the state has one, whoever 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -40,7 +39,8 @@ from observer.model import Event, MeshState, Metrics, Snapshot, Votes, build_sna
 from observer.rollout_controls import RolloutControls
 from observer.screens import ConfirmStep, HelpScreen
 from observer.sources.base import ObserverSource
-from observer.traffic import TrafficPlan, TrafficRunner, ab_users
+from observer.traffic import TrafficPlan, TrafficRunner
+from observer.traffic_controls import DemoTraffic
 from observer.widgets.chrome import StatusLine, StepBar
 from observer.widgets.events import EventLog
 from observer.widgets.mesh import HistoryPanel, MtlsPanel
@@ -106,9 +106,9 @@ class ObserverApp(App[None]):
         self.metrics = Metrics.unavailable("unconfigured", "waiting for the first reading")
         self.votes = Votes(state="unconfigured", detail="waiting for the first reading")
         self.snapshot: Snapshot | None = None
-        self.traffic: TrafficRunner | None = None
         self.rollout_spec = rollout_spec or RolloutSpec()
         self.rollouts = RolloutControls(self, self.rollout_spec)
+        self.demo = DemoTraffic(self, demo_traffic, self.rollout_spec)
         self.local_events: list[Event] = []
         self._busy: set[str] = set()
         self._state_backoff = 0.0
@@ -369,58 +369,20 @@ class ObserverApp(App[None]):
         self.notify(message.error, severity="error", timeout=8)
 
     # ------------------------------------------------------------ demo traffic
+    @property
+    def traffic(self) -> TrafficRunner | None:
+        """The demo traffic's run (the last one), if any was started."""
+        return self.demo.runner
+
     def action_toggle_traffic(self) -> None:
         """Start or stop demo traffic through the ingress."""
-        if self.traffic is not None and self.traffic.running:
-            self.traffic.request_stop()
-            return
-        url = self.source.ingress_url
-        if not url:
-            self.notify("no ingress URL known: cannot send traffic", severity="error")
-            return
-        self.traffic = TrafficRunner(
-            ab_users(replace(self.demo_traffic, url=url), self.rollout_spec)
-        )
-        plan = self.traffic.plan
-        ab = (
-            f", {plan.header_share:.0%} A/B users ({plan.header[0]}: {plan.header[1]})"
-            if plan.header
-            else ""
-        )
-        self._event(
-            f"demo traffic started: {plan.rate:g} req/s, {plan.cookie_share:.0%} cookie users"
-            f"{ab}, to {url}"
-        )
-        self.run_traffic(self.traffic)
-        self._show_traffic()
-
-    @work(group="traffic", exclusive=True)
-    async def run_traffic(self, runner: TrafficRunner) -> None:
-        result = await runner.run()
-        self.post_message(TrafficFinished(result))
+        self.demo.toggle(self.status_line)
 
     def on_traffic_finished(self, message: TrafficFinished) -> None:
-        result = message.result
-        self._event(f"demo traffic stopped: {result.summary().splitlines()[0]}")
-        self._show_traffic()
+        self.demo.finished(message.result, self.status_line)
 
     def _show_traffic(self) -> None:
-        runner = self.traffic
-        status = self.status_line
-        if runner is None or not runner.running:
-            status.set_part("traffic", "off", "off")
-            return
-        result = runner.result
-        errors = (
-            result.timeouts
-            + result.connection_errors
-            + sum(n for c, n in result.statuses.items() if c >= 500)
-        )
-        status.set_part(
-            "traffic",
-            "on",
-            f"{runner.plan.rate:g}/s sent {result.sent}" + (f" err {errors}" if errors else ""),
-        )
+        self.demo.show(self.status_line)
 
     # ------------------------------------------------------------ canary rollout
     @property
@@ -464,8 +426,7 @@ class ObserverApp(App[None]):
         self.push_screen(HelpScreen())
 
     def on_unmount(self) -> None:
-        if self.traffic is not None:
-            self.traffic.request_stop()
+        self.demo.stop()
 
 
 async def run_local_dashboard(state_dir: Path) -> None:
