@@ -7,6 +7,10 @@ down or slow only blanks the numbers, and a control-plane error is retried with 
 
 A canary rollout shows (above the services) whenever the state has one, whoever started it;
 `R` starts one on the local system in a worker, which the app rolls back before it quits.
+
+Over 400 lines because it is the hub: layout, the three periodic reads and their results,
+and one short handler per key and message, delegating to its composed parts (the rollout
+keys in rollout_controls.py, demo traffic in traffic_controls.py, drawing in widgets/).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ counts towards `threshold` (in a row; the phase is judged again), `maxInconclusi
 inconclusive intervals in a row abort, a pass moves on. `confirm-*` webhooks hold the rollout
 until they answer 2xx or `voting rollout confirm` arrives; `rollback` webhooks roll back when
 they answer 2xx. Commands (`voting rollout pause|resume|promote|abort|confirm`) arrive
-through `commands` and are acted on within a second.
+through `commands` and are acted on within a second (rollout/steering.py).
 
 Cookie users (`featureflag=on`) reach the canary at every weight (the canary step's first
 rule), so they stay on 2.0 throughout: the rollout's rules only move the other users.
@@ -25,18 +25,18 @@ from typing import Any
 
 from mesh.rollout_lease import ABORTED, PROMOTED, ROLLED_BACK, RUNNING
 from mesh.router.base import Router
+from rollout import steering as steering_module
 from rollout.gates import FAIL, INCONCLUSIVE, PASS, GateResult, evaluate
 from rollout.progress import ResumePlan, heartbeat_every, progress_json
 from rollout.routing import AB, MIRROR, WEIGHT, Phase, phase_rules, plan
 from rollout.spec import RolloutSpec
+from rollout.steering import Commands, Steering, Stop
 from rollout.webhooks import HookResult, Webhook, call_all
 from telemetry.errors import PrometheusError
 from telemetry.prometheus import PrometheusClient
 
 Reporter = Callable[[dict[str, Any]], Awaitable[None]]
-Commands = Callable[[], Awaitable[list[dict[str, Any]]]]
 
-POLL_S = 1.0  # how often a waiting controller looks for commands
 
 __all__ = ["ABORTED", "PROMOTED", "ROLLED_BACK", "RUNNING", "Outcome", "Rollout"]
 
@@ -77,14 +77,6 @@ class Outcome:
         }
 
 
-class _Stop(Exception):
-    """A command that ends the loop: promote now, or abort."""
-
-    def __init__(self, verb: str, by: str) -> None:
-        super().__init__(verb)
-        self.verb, self.by = verb, by
-
-
 class Rollout:
     """One canary run against a router and a Prometheus.
 
@@ -110,12 +102,10 @@ class Rollout:
         self.router = router
         self.prometheus = prometheus
         self.report = report
-        self.commands = commands
         self.on_event = on_event
         self.resume = resume
         self.cancel_reason = cancel_reason
         self.outcome = Outcome(cookie=secrets.token_hex(8))
-        self._confirmed: str | None = None  # who confirmed the gate being waited on
         if resume is not None:
             self.outcome.history = list(resume.history)
             self.outcome.passed = list(resume.passed)
@@ -126,6 +116,9 @@ class Rollout:
                 self.outcome.started = resume.started
         self._reporting = asyncio.Lock()
         self._base: list[dict[str, Any]] = []
+        self.steering = Steering(
+            commands, self.outcome, lambda m, log: self._event(m, log=log), self._publish
+        )
 
     # ------------------------------------------------------------ reporting
     async def _publish(self) -> None:
@@ -206,7 +199,7 @@ class Rollout:
                     return self.outcome
             await self._confirm("confirm-promotion", "WaitingPromotion", None)
             await self._promote("every gate passed in every phase")
-        except _Stop as stop:
+        except Stop as stop:
             if stop.verb == "promote":
                 await self._promote(f"promoted by {stop.by} on request")
             else:
@@ -252,7 +245,7 @@ class Rollout:
             # `rollout` hooks are called as each interval starts (a load test then feeds the
             # interval it is judged with, as Flagger's loadtester does) and judged at its end
             hooks = await self._hooks(spec.hooks("rollout"), "Progressing")
-            await self._wait(spec.interval)
+            await self.steering.wait(spec.interval)
             results = await self._judge(canary_workloads, phase.kind == MIRROR, hooks)
             self.outcome.history.append(
                 {
@@ -334,7 +327,7 @@ class Rollout:
         self._set_phase(phase, kind="confirm", gate=kind, detail=f"waiting for {kind} ({names})")
         self._event(f"waiting for {kind} ({names}) or `voting rollout confirm`")
         await self._publish()
-        self._confirmed = None
+        self.steering.confirmed = None
         while True:
             callable_hooks = [h for h in hooks if h.url]
             if callable_hooks:
@@ -343,51 +336,16 @@ class Rollout:
                     self._event(f"{kind} confirmed by webhook {names}", log=True)
                     break
             if await self._rollback_requested():
-                raise _Stop("abort", "a rollback webhook")
-            await self._wait(self.spec.interval if callable_hooks else POLL_S)
-            if self._confirmed:
-                self._event(f"{kind} confirmed by {self._confirmed}", log=True)
+                raise Stop("abort", "a rollback webhook")
+            await self.steering.wait(
+                self.spec.interval if callable_hooks else steering_module.POLL_S
+            )
+            if self.steering.confirmed:
+                self._event(f"{kind} confirmed by {self.steering.confirmed}", log=True)
                 break
-        self._confirmed = None
+        self.steering.confirmed = None
         self.outcome.phase = before
         await self._publish()
-
-    async def _wait(self, seconds: float) -> None:
-        """Sleep `seconds` of unpaused time, acting on commands about once a second."""
-        remaining = seconds
-        while remaining > 0 or self.outcome.paused:
-            nap = POLL_S if self.outcome.paused else min(POLL_S, remaining)
-            await asyncio.sleep(nap)
-            if not self.outcome.paused:
-                remaining -= nap
-            await self._take_commands()
-            if self._confirmed:
-                return
-
-    async def _take_commands(self) -> None:
-        if self.commands is None:
-            return
-        try:
-            commands = await self.commands()
-        except Exception as exc:  # a control API hiccup must not stop a rollout
-            self.on_event(f"could not read commands: {exc}")
-            return
-        for command in commands:
-            verb, by = str(command.get("verb")), str(command.get("by") or "someone")
-            if verb == "pause" and not self.outcome.paused:
-                self.outcome.paused = True
-                self._event(f"paused by {by}", log=True)
-            elif verb == "resume" and self.outcome.paused:
-                self.outcome.paused = False
-                self._event(f"resumed by {by}", log=True)
-            elif verb == "confirm" and self.outcome.phase.get("kind") == "confirm":
-                self._confirmed = by
-            elif verb in ("promote", "abort"):
-                raise _Stop(verb, by)
-            else:
-                self._event(f"ignored {verb} from {by}: it does not apply now")
-                continue
-            await self._publish()
 
     async def _hooks(self, hooks: list[Webhook], flagger_phase: str) -> list[HookResult]:
         if not hooks:

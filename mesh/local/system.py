@@ -7,6 +7,9 @@ A step change follows the order that keeps every request served:
   3. switch listeners and routes;
   4. drop the clusters no route uses any more;
   5. stop the pods the step no longer has, after in-flight requests finished.
+
+About 400 lines because that order is one transaction over pods and proxies; the pods, the
+status and the rollout's progress it holds live in their own modules.
 """
 
 from __future__ import annotations

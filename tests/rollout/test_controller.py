@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from rollout import controller as controller_mod
+from rollout import steering
 from rollout.controller import ABORTED, PROMOTED, ROLLED_BACK, Rollout
 from rollout.gates import FAIL, PASS, GateResult
 from rollout.routing import sticky_cookie_regex
@@ -42,7 +43,7 @@ class Verdicts:
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(controller_mod, "POLL_S", 0.01)
+    monkeypatch.setattr(steering, "POLL_S", 0.01)
 
 
 def run(
