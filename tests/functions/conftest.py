@@ -13,13 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import asyncmy
@@ -34,22 +31,16 @@ from functions.storage.app import create_app as create_storage
 from functions.storage.settings import StorageSettings
 from functions.vote.app import create_app as create_vote
 from functions.vote.settings import VoteSettings
-
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
-SHARED_MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-SESSION_TAG = uuid.uuid4().hex[:8]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def base_url(server: TestServer) -> str:
-    """A test server's URL without the trailing slash, as the settings expect."""
-    return str(server.make_url("")).rstrip("/")
+from tests.support.functions_servers import (
+    SESSION_TAG,
+    SHARED_MYSQL,
+    SHARED_REDIS,
+    PrivateServer,
+    Stack,
+    StackFactory,
+    base_url,
+)
+from tests.support.ports import answers, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -129,52 +120,6 @@ def storage_settings(request: pytest.FixtureRequest) -> StorageSettings:
 # --- private database servers that tests may stop ---------------------------------
 
 
-@dataclass
-class PrivateServer:
-    """A database server process of the test's own, on its own port and directory."""
-
-    name: str
-    port: int
-    argv: list[str]
-    ready: Callable[[], bool]
-    log: Path
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until it answers."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"private {self.name} did not start; see {self.log}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        """Stop this server (only this one) and wait for it to exit."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateServer]:
     """A redis-server of this test's own, started; stopped at the end whatever happens."""
@@ -183,7 +128,7 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateServer]:
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     argv += ["--appendonly", "no", "--dir", str(tmp_path)]
-    server = PrivateServer("redis", port, argv, lambda: _answers(port), tmp_path / "redis.log")
+    server = PrivateServer("redis", port, argv, lambda: answers(port), tmp_path / "redis.log")
     server.start()
     yield server
     server.stop()
@@ -220,25 +165,13 @@ def private_mariadb(tmp_path: Path) -> Iterator[PrivateServer]:
     ]
     if os.geteuid() == 0:
         argv.append("--user=root")
-    server = PrivateServer("mariadbd", port, argv, lambda: _answers(port), tmp_path / "db.log")
+    server = PrivateServer("mariadbd", port, argv, lambda: answers(port), tmp_path / "db.log")
     server.start()
     yield server
     server.stop()
 
 
 # --- functions wired together ------------------------------------------------------
-
-
-@dataclass
-class Stack:
-    """vote → results → storage running as real HTTP servers on free ports."""
-
-    vote: TestClient
-    results_url: str
-    storage_url: str
-
-
-StackFactory = Callable[..., Awaitable[Stack]]
 
 
 @pytest.fixture

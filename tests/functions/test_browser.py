@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from functions.vote.settings import VoteSettings
-from tests.functions.conftest import StackFactory
+from tests.support.functions_servers import StackFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

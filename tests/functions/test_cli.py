@@ -11,7 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.functions.conftest import SHARED_REDIS, free_port
+from tests.support.functions_servers import SHARED_REDIS
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

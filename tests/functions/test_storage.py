@@ -14,7 +14,7 @@ from functions.storage.app import create_app
 from functions.storage.backends import open_store
 from functions.storage.events import VOTE_CAST, VOTES_RESET, VoteCast, VotesReset, decode, encode
 from functions.storage.settings import StorageSettings
-from tests.functions.conftest import SHARED_MYSQL, PrivateServer
+from tests.support.functions_servers import SHARED_MYSQL, PrivateServer
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 

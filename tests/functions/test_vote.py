@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from functions.storage.settings import StorageSettings
 from functions.vote.app import create_app
 from functions.vote.settings import VoteSettings
-from tests.functions.conftest import PrivateServer, StackFactory
+from tests.support.functions_servers import PrivateServer, StackFactory
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 Starter = Callable[[web.Application], Awaitable[str]]

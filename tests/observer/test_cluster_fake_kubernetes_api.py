@@ -1,13 +1,12 @@
 """The cluster source against a fake Kubernetes API: a real aiohttp server on a free port
 speaking the real REST paths (discovery, server-side apply, label selectors, a Deployment
 controller, RBAC refusals), shared with the mesh's router tests
-(`tests/mesh/cluster/fake_kubernetes_api.py`). kubernetes-asyncio does real requests.
+(`tests/support/fake_kubernetes_api.py`). kubernetes-asyncio does real requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -17,24 +16,15 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 
 from mesh.cluster.api import KubeApi
 from mesh.router.kubernetes import KubernetesRouter
-from mesh.steps import Step, render_step, resolve_step
 from observer.app import ObserverApp
 from observer.errors import SourceUnavailable, StepNotApplied
 from observer.sources.cluster import ClusterSource
 from observer.widgets.chrome import StatusLine
 from observer.widgets.services import ServicesTable
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.kubernetes import rendered
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/voting/deployments"
-_RENDERED: dict[Step, list[dict[str, Any]]] = {}
-
-
-def rendered(step: str | int | Step) -> list[dict[str, Any]]:
-    """`render_step` once per step for the whole session (kubectl kustomize takes ~0.5 s)."""
-    step = resolve_step(step)
-    if step not in _RENDERED:
-        _RENDERED[step] = render_step(step)
-    return copy.deepcopy(_RENDERED[step])
 
 
 @pytest.fixture(autouse=True)

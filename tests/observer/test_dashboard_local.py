@@ -26,7 +26,7 @@ from observer.sources.local import LocalSource
 from observer.traffic import TrafficPlan, TrafficRunner
 from observer.widgets.chrome import StatusLine, StepChip
 from observer.widgets.services import MetricsBanner, ServicesTable
-from tests.observer.conftest import (
+from tests.support.observer_env import (
     VOTING,
     Exposition,
     LocalSystem,

@@ -41,8 +41,8 @@ from observer.sources.local import LocalSource
 from observer.widgets.events import EventLog
 from observer.widgets.rollout import RolloutPanel
 from rollout.spec import RolloutSpec, parse_spec
-from tests.observer.conftest import REPO, VOTING
 from tests.observer.fakes import CANARY, ROLLOUT_ROLLED_BACK, ROLLOUT_RUNNING, FixedSource
+from tests.support.observer_env import REPO, VOTING
 from tests.support.rollout import SPEED_INDEPENDENT_GATES
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]

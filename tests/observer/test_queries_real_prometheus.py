@@ -19,13 +19,8 @@ from observer.metrics import MetricsReader
 from observer.model import Metrics, mtls_mark
 from telemetry.prometheus import PrometheusClient
 from telemetry.queries import QUERIES, render
-from tests.observer.conftest import (
-    Counter,
-    Exposition,
-    PrometheusServer,
-    free_port,
-    needs_prometheus,
-)
+from tests.support.observer_env import Counter, Exposition, PrometheusServer, needs_prometheus
+from tests.support.ports import free_port
 
 pytestmark = [needs_prometheus, pytest.mark.e2e]
 T = TypeVar("T")

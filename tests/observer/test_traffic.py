@@ -17,7 +17,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from observer.traffic import TrafficPlan, TrafficRunner, run_traffic
-from tests.observer.conftest import REPO, free_port
+from tests.support.observer_env import REPO
+from tests.support.ports import free_port
 
 
 @dataclass

@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,38 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import answers
 from tests.support.processes import die_with_test_run
 
-# Ports for everything the reliability tests start (the range this suite may use).
+# Ports for everything the reliability tests start (the range this suite may use): pass
+# PORTS.stop to tests.support.ports.free_port_block.
 PORTS = range(14000, 16000)  # below the kernel ephemeral range (32768+)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_ports(count: int, start: int) -> int:
-    """The first of `count` consecutive free ports at or above `start`, inside PORTS."""
-    port = start
-    while port + count <= PORTS.stop:
-        if all(port_is_free(p) for p in range(port, port + count)):
-            return port
-        port += count
-    pytest.fail(f"no {count} free ports from {start} in the reliability range")
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass

@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.reliability.conftest import Mesh
 from tests.reliability.servers import PrivateServer
 from tests.reliability.traffic import COOKIE_ON, Outcome, SteadyVotes, resend, reset
+from tests.support.reliability_mesh import Mesh
 
 pytestmark = pytest.mark.e2e
 

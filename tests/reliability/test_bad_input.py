@@ -24,9 +24,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.conftest import Backends, Mesh
 from tests.reliability.http import Answer, RawClient
-from tests.reliability.servers import answers, free_ports
+from tests.reliability.servers import PORTS
+from tests.support.ports import answers, free_port_block
+from tests.support.reliability_mesh import Backends, Mesh
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +86,7 @@ def _start(
 @pytest.fixture(scope="module")
 def stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("fuzz-logs")
-    base = free_ports(4, 15500)
+    base = free_port_block(4, 15500, PORTS.stop)
     db = backends.mariadb
     mysql_env = {
         "MYSQL_HOST": "127.0.0.1",

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from mesh.steps import render_step
-from tests.reliability.conftest import Mesh
 from tests.reliability.traffic import COOKIE_ON, Tally, reset, voters
+from tests.support.reliability_mesh import Mesh
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import Mesh
 from tests.reliability.traffic import SteadyVotes, reset
+from tests.support.reliability_mesh import Mesh
 
 pytestmark = pytest.mark.e2e
 

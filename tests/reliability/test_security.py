@@ -15,8 +15,8 @@ import pytest
 
 from mesh.local.ca import LocalCA
 from tests.e2e.local_system import plaintext_answers
-from tests.reliability.conftest import Mesh, logs_text
 from tests.reliability.traffic import COOKIE_ON, reset
+from tests.support.reliability_mesh import Mesh, logs_text
 
 pytestmark = pytest.mark.e2e
 

@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.reliability.conftest import Mesh
 from tests.reliability.servers import PrivateServer
 from tests.reliability.traffic import COOKIE_ON, SteadyVotes, resend, reset
+from tests.support.reliability_mesh import Mesh
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

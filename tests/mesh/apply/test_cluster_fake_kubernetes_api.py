@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.fake_kubernetes_api import FakeKubernetesApi
 from voting.cli import main
 
 ALL_ON_2_0 = """apiVersion: networking.istio.io/v1

@@ -13,8 +13,8 @@ import pytest
 
 from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import STEPS
-from tests.mesh.cluster.conftest import rendered
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi, Recorded
+from tests.support.fake_kubernetes_api import FakeKubernetesApi, Recorded
+from tests.support.kubernetes import rendered
 
 APPLY = "application/apply-patch+yaml"
 OURS = "app.kubernetes.io/part-of=voting-app,app.kubernetes.io/managed-by=voting-mesh"

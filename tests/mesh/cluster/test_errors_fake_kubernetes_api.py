@@ -23,12 +23,12 @@ from mesh.cluster.errors import (
 from mesh.router.base import RouterError
 from mesh.router.factory import router_for
 from mesh.router.kubernetes import KubernetesRouter
-from tests.mesh.cluster.fake_kubernetes_api import (
+from tests.support.fake_kubernetes_api import (
     NOT_SERVED_BODY,
     FakeKubernetesApi,
     forbidden_body,
-    free_port,
 )
+from tests.support.ports import free_port
 
 VS_PATH = "/apis/networking.istio.io/v1/namespaces/voting/virtualservices/voting-app"
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/voting/deployments/voting-app-1-0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesh.router.kubernetes import KubernetesRouter
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.fake_kubernetes_api import FakeKubernetesApi
 
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -15,8 +15,8 @@ from mesh.router.base import Route, Router, RouterError
 from mesh.router.factory import router_for
 from mesh.router.kubernetes import KubernetesRouter
 from mesh.router.local import LocalRouter
-from tests.mesh.cluster.conftest import rendered
-from tests.mesh.cluster.fake_kubernetes_api import free_port
+from tests.support.kubernetes import rendered
+from tests.support.ports import free_port
 
 
 def test_router_for_a_context_or_kubeconfig_is_the_kubernetes_one(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from mesh.cluster.errors import NotFound
 from mesh.router.base import Route, RouterError
 from mesh.router.kubernetes import KubernetesRouter
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.fake_kubernetes_api import FakeKubernetesApi
 
 VS_PATH = "/apis/networking.istio.io/v1/namespaces/voting/virtualservices/voting-app"
 

@@ -9,8 +9,8 @@ from mesh.model.policy import effective_mtls_mode, peer_authentication_name
 from mesh.model.resources import parse_resources
 from mesh.router.kubernetes import KubernetesRouter
 from mesh.steps import STEPS
-from tests.mesh.cluster.conftest import rendered
-from tests.mesh.cluster.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.fake_kubernetes_api import FakeKubernetesApi
+from tests.support.kubernetes import rendered
 
 LOCAL_STATUS_KEYS = {
     "step",

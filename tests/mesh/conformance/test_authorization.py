@@ -15,9 +15,7 @@ import copy
 import http.client
 import json
 import os
-import random
 import re
-import socket
 import ssl
 import subprocess
 import threading
@@ -41,6 +39,7 @@ from mesh.model.authorization import parse_authorization_policy
 from mesh.model.errors import InvalidResource, UnsupportedField
 from mesh.model.resources import MeshResources, parse_resources
 from mesh.steps import render_step
+from tests.support.ports import free_ports_in
 
 TESTDATA = Path(__file__).parent / "testdata"
 HTTPBIN = {"app": "httpbin", "version": "v1"}
@@ -405,21 +404,8 @@ def test_a_misspelt_field_is_an_error_naming_it(finalize) -> None:
 
 
 # ---------------------------------------------------------------- real Envoy
-def free_ports(count: int) -> list[int]:
-    """Free loopback ports in 23000-23999 (below the ephemeral range, away from others')."""
-    candidates = list(range(23200, 24000))
-    random.Random(os.getpid()).shuffle(candidates)
-    chosen = []
-    for port in candidates:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        chosen.append(port)
-        if len(chosen) == count:
-            return chosen
-    raise RuntimeError("no free ports in 23200-23999")
+# Envoy's ports: below the ephemeral range, away from others'.
+ENVOY_PORTS = range(23200, 24000)
 
 
 @dataclass(frozen=True)
@@ -593,7 +579,7 @@ def envoy(
 ) -> Iterator[dict[str, int]]:
     """One Envoy with one compiled voting-app inbound listener per case; case name → port."""
     directory = tmp_path_factory.mktemp("authz-envoy")
-    app_port, admin_port, *listener_ports = free_ports(2 + len(ENVOY_CASES))
+    app_port, admin_port, *listener_ports = free_ports_in(ENVOY_PORTS, 2 + len(ENVOY_CASES))
     base = step_without_policies(finalize)
     listeners, clusters = [], {}
     ports = {}

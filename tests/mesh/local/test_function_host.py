@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -16,13 +15,8 @@ import pytest
 
 from mesh.local.function_host import VOTING, fork_command
 from mesh.local.process import ManagedProcess, PidRegistry
+from tests.support.ports import free_port
 from tests.support.waiting import eventually
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _vote_command(port: int) -> list[str]:
@@ -55,7 +49,7 @@ def _alive(pid: int) -> bool:
 
 
 async def test_a_forked_function_serves_with_its_own_environment_and_log(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = ManagedProcess(
         "voting-app-0/voting-app",
         _vote_command(port),
@@ -89,7 +83,7 @@ async def test_a_forked_function_serves_with_its_own_environment_and_log(tmp_pat
 async def test_every_forked_function_dies_with_the_host(tmp_path: Path) -> None:
     """The host is started by the supervisor; without it, no function may go on serving."""
     script = tmp_path / "supervisor.py"
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     script.write_text(
         "import asyncio, sys\n"
         "from pathlib import Path\n"

@@ -1,8 +1,9 @@
 """A fake Kubernetes API server: the REST paths and server-side-apply semantics the router uses.
 
-It is an aiohttp app run in its own thread and event loop on a free loopback port
-(40000-44999), so both async tests (kubernetes-asyncio in the test's loop) and the CLI
-(its own `asyncio.run`) can talk to it. It records every request.
+It is an aiohttp app run in its own thread and event loop on a free loopback port, so both
+async tests (kubernetes-asyncio in the test's loop) and the CLI (its own `asyncio.run`) can
+talk to it. It records every request. It lives in tests/support because the mesh's router
+and apply tests and the observer's cluster-source tests all run against it.
 
 What it implements, as the real API server does:
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-PORT_RANGE = range(40000, 45000)
+from tests.support.ports import free_port
 
 # what a real API server serves with Istio installed: group path -> plural -> (Kind, namespaced)
 SERVED: dict[str, dict[str, tuple[str, bool]]] = {
@@ -613,22 +613,6 @@ def _matches(selector: str | None, obj: dict[str, Any]) -> bool:
         elif term not in labels:
             return False
     return True
-
-
-def free_port() -> int:
-    """A free loopback port in 40000-44999."""
-    import random
-
-    candidates = list(PORT_RANGE)
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 40000-44999")
 
 
 def kubeconfig_for(url: str, context: str = "fake", namespace: str = "voting") -> str:
