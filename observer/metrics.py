@@ -7,7 +7,6 @@ differ. A failed round never raises: it returns ``Metrics`` whose state says why
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 
@@ -88,8 +87,8 @@ class MetricsReader:
                 ): s.value
                 for s in results["mirror_rate"]
             },
-            overflow=_by_cluster(results["overflow_rate"]),
-            ejected=_by_cluster(results["ejections_active"]),
+            overflow=_by_version(results["overflow_rate"]),
+            ejected=_by_version(results["ejections_active"]),
             history=dict(self._history),
             fetched_at=time.time(),
             window=self.window,
@@ -120,20 +119,16 @@ class MetricsReader:
         self._history_at = now
 
 
-# outbound_<port>_<subset>_<service>_v<major>-<minor> (mesh/local/envoy/outbound.py), not the
-# mirror's `-shadow` twins nor the fault injector's `~abort` clusters
-_OUTBOUND = re.compile(r"^outbound_\d+_[^_]*_([a-z0-9-]+?)_v(\d+)-(\d+)$")
-
-
-def _by_cluster(samples: list[Sample]) -> dict[tuple[str, str], float | None]:
-    """Per (service, version) summed over callers, from outbound cluster names."""
+def _by_version(samples: list[Sample]) -> dict[tuple[str, str], float | None]:
+    """Per (service, version), from the labels the local telemetry gives Envoy's stats
+    (mesh/local/telemetry.py); a mirror's `-shadow` twin is not the service's own."""
     found: dict[tuple[str, str], float | None] = {}
     for sample in samples:
-        match = _OUTBOUND.match(sample.labels.get("envoy_cluster_name", ""))
-        if match is None or match.group(1).endswith(SHADOW_SUFFIX) or sample.value is None:
+        service = sample.labels.get("destination_service_name", "")
+        version = sample.labels.get("destination_version", "")
+        if not service or not version or service.endswith(SHADOW_SUFFIX) or sample.value is None:
             continue
-        key = (match.group(1), f"{match.group(2)}.{match.group(3)}")
-        found[key] = (found.get(key) or 0.0) + sample.value
+        found[(service, version)] = (found.get((service, version)) or 0.0) + sample.value
     return found
 
 

@@ -90,15 +90,15 @@ observer reads them apart (observer/metrics.py), never as served traffic."""
 
 PROXY_QUERIES: Mapping[str, str] = {
     # What callers shed: requests their circuit breaker (connectionPool) answered 503 itself,
-    # per second, by the caller's outbound cluster (it names the destination and version).
+    # per second, by the destination service and version the local telemetry labels them with.
     "overflow_rate": (
-        "sum by (envoy_cluster_name) (rate(envoy_cluster_upstream_rq_pending_overflow"
-        '{envoy_cluster_name=~"outbound_.*"}[$window]))'
+        f"sum by ({_BY_VERSION}) (rate(envoy_cluster_upstream_rq_pending_overflow"
+        '{destination_service_name!=""}[$window]))'
     ),
-    # Hosts outlier detection has ejected right now, by the caller's outbound cluster.
+    # Hosts outlier detection has ejected right now, by destination service and version.
     "ejections_active": (
-        "sum by (envoy_cluster_name) (envoy_cluster_outlier_detection_ejections_active"
-        '{envoy_cluster_name=~"outbound_.*"})'
+        f"sum by ({_BY_VERSION}) (envoy_cluster_outlier_detection_ejections_active"
+        '{destination_service_name!=""})'
     ),
 }
 """Envoy's own cluster stats, not Istio's standard metrics: the local mesh's Prometheus scrapes

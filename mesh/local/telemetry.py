@@ -52,6 +52,10 @@ def envoy_metric_relabels() -> list[dict[str, Any]]:
     rq = "envoy_cluster_upstream_rq(_time_bucket|_time_sum|_time_count)?"
     out = r"source;outbound_\d+_[^_]*_([^_]+)_"
     inn = r"destination;inbound_\d+_(mtls|plain)_([^_]+)_([^_]+)_"
+    proxy = (
+        r"envoy_cluster_(upstream_rq_pending_overflow|outlier_detection_ejections_active)"
+        r";outbound_\d+_[^_]*_([^_]+)_"
+    )
     rules = [
         _rule(["__name__", "envoy_cluster_name"], rq + ";outbound_.*", "reporter", "source"),
         _rule(["__name__", "envoy_cluster_name"], rq + ";inbound_.*", "reporter", "destination"),
@@ -116,6 +120,13 @@ def envoy_metric_relabels() -> list[dict[str, Any]]:
         ),
         _rule(["reporter"], ".+", "envoy_cluster_name", ""),
         _rule(["reporter"], ".+", "envoy_response_code", ""),
+        # a caller's circuit breaking and outlier detection: the destination from the
+        # outbound cluster name too (mirror twins keep their `-shadow` service name; the
+        # fault injector's `~abort` clusters match nothing), so readers never decode names
+        _rule(
+            ["__name__", "envoy_cluster_name"], proxy + _VERSION, "destination_service_name", "$2"
+        ),
+        _rule(["__name__", "envoy_cluster_name"], proxy + _VERSION, "destination_version", "$3.$4"),
     ]
     return rules
 

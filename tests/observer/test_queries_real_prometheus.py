@@ -61,6 +61,12 @@ def _buckets(service: str, version: str, cumulative: dict[str, float]) -> list[C
     ]
 
 
+_ANALYTICS_1_1 = {
+    "envoy_cluster_name": "outbound_8080_v1-1_voting-analytics_v1-1",
+    "destination_service_name": "voting-analytics",
+    "destination_version": "1.1",
+}
+
 SERIES = [
     # voting-app: 75% to 1.0, 25% to 2.0, all fine (source side, from the ingress).
     _req("source", "istio-ingressgateway", "voting-app", "1.0", "200", "unknown", 7.5),
@@ -72,24 +78,25 @@ SERIES = [
     _req("source", "voting-app-2-0", "voting-analytics", "2.0", "503", "unknown", 2.0),
     # voting-analytics 2.0 also takes mirrored copies of 1.0's calls (the `-shadow` twin).
     _req("source", "voting-app-1-0", "voting-analytics-shadow", "2.0", "200", "unknown", 3.0),
-    # Envoy's own stats of two callers' sidecars: analytics 1.1's connection pool sheds 1.5/s
-    # in all, and both callers have ejected its host; the fault injector's cluster is not it.
+    # Envoy's own stats of two callers' sidecars, labelled as the local telemetry relabels
+    # them (mesh/local/telemetry.py): analytics 1.1's connection pool sheds 1.5/s in all, and
+    # both callers have ejected its host; the fault injector's cluster carries no destination.
     *(
-        Counter(
-            "envoy_cluster_upstream_rq_pending_overflow",
-            {"envoy_cluster_name": cluster, "pod": pod},
-            rate,
-        )
-        for cluster, pod, rate in (
-            ("outbound_8080_v1-1_voting-analytics_v1-1", "voting-app-1-0-a", 1.0),
-            ("outbound_8080_v1-1_voting-analytics_v1-1", "voting-app-1-0-b", 0.5),
-            ("outbound_8080_v1-1_voting-analytics_v1-1~abort503", "voting-app-1-0-a", 9.0),
+        Counter("envoy_cluster_upstream_rq_pending_overflow", {**labels, "pod": pod}, rate)
+        for labels, pod, rate in (
+            (_ANALYTICS_1_1, "voting-app-1-0-a", 1.0),
+            (_ANALYTICS_1_1, "voting-app-1-0-b", 0.5),
+            (
+                {"envoy_cluster_name": "outbound_8080_v1-1_voting-analytics_v1-1~abort503"},
+                "voting-app-1-0-a",
+                9.0,
+            ),
         )
     ),
     *(
         Counter(
             "envoy_cluster_outlier_detection_ejections_active",
-            {"envoy_cluster_name": "outbound_8080_v1-1_voting-analytics_v1-1", "pod": pod},
+            {**_ANALYTICS_1_1, "pod": pod},
             0.0,
             value=1.0,
         )
