@@ -10,7 +10,8 @@
 `controller-lost`) from the phase after the last one that passed; `--rollback` puts the
 routes back on 1.x and marks it rolled back. SIGTERM or Ctrl-C roll back and leave the
 rollout `aborted: interrupted`. The verbs reach the controller through the local system's
-control API; who asked, and when, goes to the rollout's event log.
+control API, or with `--context` through two ConfigMaps of the namespace
+(mesh/router/kubernetes_rollout.py); who asked, and when, goes to the rollout's event log.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--spec", type=Path, help="rollout spec YAML (default: built-in)")
     parser.add_argument("--context", help="Kubernetes context (default: the local system)")
     parser.add_argument("--namespace", default="voting")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (a cluster; default: $KUBECONFIG)")
     parser.add_argument("--prometheus-url", help="Prometheus (default: the local system's)")
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     again = parser.add_mutually_exclusive_group()
@@ -110,12 +112,18 @@ async def _run(args: argparse.Namespace):
 
     if args.rollback:
         return await rollback_rollout(
-            state_dir=args.state_dir, context=args.context, on_event=_print
+            state_dir=args.state_dir,
+            context=args.context,
+            namespace=args.namespace,
+            kubeconfig=args.kubeconfig,
+            on_event=_print,
         )
     if args.resume:
         return await resume_rollout(
             state_dir=args.state_dir,
             context=args.context,
+            namespace=args.namespace,
+            kubeconfig=args.kubeconfig,
             prometheus_url=args.prometheus_url,
             on_event=_print,
             cancel_reason=INTERRUPTED,
@@ -125,6 +133,7 @@ async def _run(args: argparse.Namespace):
         state_dir=args.state_dir,
         context=args.context,
         namespace=args.namespace,
+        kubeconfig=args.kubeconfig,
         prometheus_url=args.prometheus_url,
         on_event=_print,
         cancel_reason=INTERRUPTED,
@@ -135,17 +144,33 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
+def _progress(args: argparse.Namespace) -> dict | None:
+    """The rollout's progress as status shows it, from the local system or the cluster."""
+    from mesh.router.factory import router_for
+
+    async def read() -> dict | None:
+        router = router_for(
+            args.context,
+            namespace=args.namespace,
+            state_dir=args.state_dir,
+            kubeconfig=args.kubeconfig,
+        )
+        try:
+            return (await router.status()).get("rollout")
+        finally:
+            await router.close()
+
+    return asyncio.run(read())
+
+
 def _controller_lost(args: argparse.Namespace) -> bool:
-    from mesh.local.control import ControlClient
     from mesh.rollout_lease import CONTROLLER_LOST
 
-    if args.context is not None:
-        return False
     try:
-        status = asyncio.run(ControlClient(args.state_dir).status())
+        progress = _progress(args)
     except Exception:  # said by the command itself
         return False
-    return (status.get("rollout") or {}).get("state") == CONTROLLER_LOST
+    return (progress or {}).get("state") == CONTROLLER_LOST
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -156,7 +181,12 @@ def _command(args: argparse.Namespace) -> int:
     try:
         progress, done = asyncio.run(
             command_rollout(
-                args.verb, state_dir=args.state_dir, by=getpass.getuser(), context=args.context
+                args.verb,
+                state_dir=args.state_dir,
+                by=getpass.getuser(),
+                context=args.context,
+                namespace=args.namespace,
+                kubeconfig=args.kubeconfig,
             )
         )
     except Exception as exc:  # refused, or no system: one line
@@ -173,20 +203,12 @@ def _command(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import time
 
-    from mesh.local.control import ControlClient
     from mesh.rollout_lease import FINAL_STATES
 
-    if args.context is not None:
-        print(
-            "voting: rollout status: a rollout against a cluster reports in the terminal that "
-            "runs it; `voting cluster status` shows the routes in force",
-            file=sys.stderr,
-        )
-        return 2
     shown = None
     while True:
         try:
-            progress = asyncio.run(ControlClient(args.state_dir).status()).get("rollout")
+            progress = _progress(args)
         except Exception as exc:
             print(f"voting: rollout status: {exc}", file=sys.stderr)
             return 1

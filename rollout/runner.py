@@ -1,10 +1,12 @@
 """Wiring one rollout to where it runs: its router, its Prometheus and where progress goes.
 
 `voting rollout` and the dashboard's rollout key both start a canary through `run_rollout`,
-so both judge the same gates against the same system and report the same progress. Against
-the local system (no context) Prometheus is the one `voting up` runs and progress goes to
-its control API (`PUT /rollout`, shown in `voting status` and the dashboard); against a
-cluster the Prometheus URL must be given and progress is only printed.
+so both judge the same gates against the same system and report the same progress. All of
+it goes through the `Router` (mesh/router), whichever the backend: on the local system the
+progress and the verbs go through `voting up`'s control API and Prometheus is the one it
+runs; on a cluster (`context`) they live in two ConfigMaps of the namespace
+(mesh/router/kubernetes_rollout.py) and the Prometheus URL must be given. So `--resume`,
+`--rollback`, the verbs and `status` work the same against both.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from rollout.controller import Outcome, Rollout
 from rollout.progress import ResumePlan, check_rollback, plan_resume, rolled_back
 from rollout.spec import RolloutSpec
 
-CLUSTER_PROGRESS = (
-    "a rollout against a cluster keeps no progress to {verb} from (only the local system "
-    "does); run `voting step lock-down --context ...` to put the routes back on 1.x"
-)
+ACT_WITHIN_S = 5.0  # how long `voting rollout VERB` waits to show the controller acted
+
+
+def _router(
+    state_dir: Path, context: str | None, namespace: str, kubeconfig: str | None = None
+) -> Any:
+    from mesh.router.factory import router_for
+
+    return router_for(context, namespace=namespace, state_dir=state_dir, kubeconfig=kubeconfig)
 
 
 async def run_rollout(
@@ -31,6 +38,7 @@ async def run_rollout(
     state_dir: Path,
     context: str | None = None,
     namespace: str = "voting",
+    kubeconfig: str | None = None,
     prometheus_url: str | None = None,
     on_event: Callable[[str], None] = print,
     resume: ResumePlan | None = None,
@@ -40,20 +48,12 @@ async def run_rollout(
 
     `resume` goes on with a lost rollout (see `resume_rollout`); `cancel_reason` is the
     reason reported when the run is cancelled (it rolls back first)."""
-    from mesh.router.factory import router_for
     from telemetry.prometheus import PrometheusClient
 
-    router = router_for(context, namespace=namespace, state_dir=state_dir)
+    router = _router(state_dir, context, namespace, kubeconfig)
     try:
-        report = commands = None
-        if context is None:
-            from mesh.local.control import ControlClient
-
-            control = ControlClient(state_dir)
-            status = await control.status()
-            prometheus_url = prometheus_url or status.get("prometheus")
-            report = control.report_rollout
-            commands = control.take_rollout_commands
+        if context is None and kubeconfig is None:
+            prometheus_url = prometheus_url or (await router.status()).get("prometheus")
         if not prometheus_url:
             raise RuntimeError(
                 "no telemetry: a rollout needs Prometheus (install it, or pass --prometheus-url)"
@@ -63,8 +63,8 @@ async def run_rollout(
                 spec,
                 router,
                 client,
-                report=report,
-                commands=commands,
+                report=router.report_rollout,
+                commands=router.take_rollout_commands,
                 on_event=on_event,
                 resume=resume,
                 cancel_reason=cancel_reason,
@@ -74,24 +74,32 @@ async def run_rollout(
         await router.close()
 
 
+async def _progress(router: Any) -> dict[str, Any] | None:
+    return (await router.status()).get("rollout")
+
+
 async def resume_rollout(
     *,
     state_dir: Path,
     context: str | None = None,
+    namespace: str = "voting",
+    kubeconfig: str | None = None,
     prometheus_url: str | None = None,
     on_event: Callable[[str], None] = print,
     cancel_reason: str = "rollout cancelled",
 ) -> Outcome:
     """Go on with the rollout whose controller was lost, from the progress in status."""
-    if context is not None:
-        raise RuntimeError(CLUSTER_PROGRESS.format(verb="resume"))
-    from mesh.local.control import ControlClient
-
-    status = await ControlClient(state_dir).status()
-    plan = plan_resume(status.get("rollout"))
+    router = _router(state_dir, context, namespace, kubeconfig)
+    try:
+        plan = plan_resume(await _progress(router))
+    finally:
+        await router.close()
     return await run_rollout(
         plan.spec,
         state_dir=state_dir,
+        context=context,
+        namespace=namespace,
+        kubeconfig=kubeconfig,
         prometheus_url=prometheus_url,
         on_event=on_event,
         resume=plan,
@@ -100,30 +108,29 @@ async def resume_rollout(
 
 
 async def rollback_rollout(
-    *, state_dir: Path, context: str | None = None, on_event: Callable[[str], None] = print
+    *,
+    state_dir: Path,
+    context: str | None = None,
+    namespace: str = "voting",
+    kubeconfig: str | None = None,
+    on_event: Callable[[str], None] = print,
 ) -> Outcome:
     """Put the routes back on stable (the spec's rollback step) and mark the rollout rolled back.
 
     Refused while a live controller holds the rollout's lease."""
-    if context is not None:
-        raise RuntimeError(CLUSTER_PROGRESS.format(verb="roll back"))
-    from mesh.local.control import ControlClient
-    from mesh.router.factory import router_for
-
-    control = ControlClient(state_dir)
-    progress = (await control.status()).get("rollout")
-    spec = check_rollback(progress)
-    was = (progress or {}).get("state", "none")
-    weight = (progress or {}).get("weight", 0)
-    on_event(f"[rollout] rolling back on request ({spec.rollback_step}); rollout was {was}")
-    router = router_for(state_dir=state_dir)
+    router = _router(state_dir, context, namespace, kubeconfig)
     try:
+        progress = await _progress(router)
+        spec = check_rollback(progress)
+        was = (progress or {}).get("state", "none")
+        weight = (progress or {}).get("weight", 0)
+        on_event(f"[rollout] rolling back on request ({spec.rollback_step}); rollout was {was}")
         await router.apply_step(spec.rollback_step)
+        reason = f"rolled back on request (rollout was {was} at {weight}%)"
+        final = rolled_back(await _progress(router), reason)
+        await router.report_rollout(final)
     finally:
         await router.close()
-    reason = f"rolled back on request (rollout was {was} at {weight}%)"
-    final = rolled_back((await control.status()).get("rollout"), reason)
-    await control.report_rollout(final)
     return Outcome(
         state=final["state"],
         weight=int(final.get("weight") or 0),
@@ -135,34 +142,33 @@ async def rollback_rollout(
 
 
 async def command_rollout(
-    verb: str, *, state_dir: Path, by: str, context: str | None = None
+    verb: str,
+    *,
+    state_dir: Path,
+    by: str,
+    context: str | None = None,
+    namespace: str = "voting",
+    kubeconfig: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Queue `pause|resume|promote|abort|confirm` for the live controller; the progress once
-    it acted (True), or as it is after `ACT_WITHIN_S` without a sign of it (False).
+    """Ask the live controller for `pause|resume|promote|abort|confirm`; the progress once it
+    acted (True), or as it is after `ACT_WITHIN_S` without a sign of it (False).
 
-    Refused (`CommandRefused` via the control API, said as a MeshError) when it does not
-    apply now; a controller acts on it within about a second."""
-    if context is not None:
-        raise RuntimeError(
-            f"`voting rollout {verb}` acts on the local system's rollout; against a cluster the "
-            "controller runs in the terminal that started it (Ctrl-C there rolls back)"
-        )
-    from mesh.local.control import ControlClient
-
-    control = ControlClient(state_dir)
-    before = (await control.status()).get("rollout") or {}
-    await control.rollout_command(verb, by)
-    deadline = time.monotonic() + ACT_WITHIN_S
-    while True:
-        now = (await control.status()).get("rollout") or {}
-        if acted(verb, before, now):
-            return now, True
-        if time.monotonic() > deadline:
-            return now, False
-        await asyncio.sleep(0.2)
-
-
-ACT_WITHIN_S = 5.0  # how long `voting rollout VERB` waits to show the controller acted
+    Refused (said as an error) when the verb does not apply now; a controller acts on it
+    within about a second."""
+    router = _router(state_dir, context, namespace, kubeconfig)
+    try:
+        before = await _progress(router) or {}
+        await router.rollout_command(verb, by)
+        deadline = time.monotonic() + ACT_WITHIN_S
+        while True:
+            now = await _progress(router) or {}
+            if acted(verb, before, now):
+                return now, True
+            if time.monotonic() > deadline:
+                return now, False
+            await asyncio.sleep(0.2)
+    finally:
+        await router.close()
 
 
 def acted(verb: str, before: dict[str, Any], now: dict[str, Any]) -> bool:

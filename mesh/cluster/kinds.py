@@ -73,12 +73,13 @@ SERVICE = Kind("Service", "", "v1", "services")
 VIRTUAL_SERVICE = Kind("VirtualService", "networking.istio.io", "v1", "virtualservices")
 DESTINATION_RULE = Kind("DestinationRule", "networking.istio.io", "v1", "destinationrules")
 PEER_AUTHENTICATION = Kind("PeerAuthentication", "security.istio.io", "v1", "peerauthentications")
+CONFIG_MAP = Kind("ConfigMap", "", "v1", "configmaps")
 
 KINDS: tuple[Kind, ...] = (
     NAMESPACE,
     Kind("ServiceAccount", "", "v1", "serviceaccounts"),
     Kind("Secret", "", "v1", "secrets"),
-    Kind("ConfigMap", "", "v1", "configmaps"),
+    CONFIG_MAP,
     Kind("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", prune=False),
     SERVICE,
     DEPLOYMENT,

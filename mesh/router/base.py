@@ -76,6 +76,20 @@ class Router(Protocol):
         """Replace the `http` rules of the service's VirtualService (a rollout's phases)."""
         ...
 
+    async def report_rollout(self, progress: dict[str, Any]) -> None:
+        """Keep a rollout's progress (rollout/progress.py) where `status()["rollout"]` reads it."""
+        ...
+
+    async def take_rollout_commands(self) -> list[dict[str, Any]]:
+        """The verbs (`voting rollout pause|resume|promote|abort|confirm`) asked for since the
+        last call, for the rollout's controller."""
+        ...
+
+    async def rollout_command(self, verb: str, by: str) -> None:
+        """Ask the rollout's controller for `verb`; a `CommandRefused` (a RouterError or a
+        MeshError) when it does not apply now."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the router is not used afterwards."""
         ...

@@ -34,6 +34,7 @@ from mesh.cluster.errors import Forbidden, NotFound, NotServed, RolloutFailed
 from mesh.cluster.status import cluster_status
 from mesh.model.kinds import ROOT_NAMESPACE
 from mesh.router.base import Progress, Route, RouterError
+from mesh.router.kubernetes_rollout import RolloutChannel
 from mesh.router.routes import default_route, http_rules, with_default_route, with_http_rules
 from mesh.steps import Step, StepError, render_step, resolve_step
 
@@ -167,6 +168,7 @@ class KubernetesRouter:
         self.timeout = timeout
         self.poll_interval = poll_interval
         self.target = f"cluster context {context or '(current)'}, namespace {namespace}"
+        self.rollouts = RolloutChannel(api, namespace)
 
     @classmethod
     def from_kubeconfig(
@@ -310,7 +312,7 @@ class KubernetesRouter:
             self._ingress(),
         )
         peer_authentications = [*peer_authentications, *await self._mesh_peer_authentications()]
-        return cluster_status(
+        status = cluster_status(
             target={"kind": "kubernetes", "context": self.context, "namespace": ns},
             namespace=ns,
             step=_step_of(namespace),
@@ -322,6 +324,18 @@ class KubernetesRouter:
             destination_rules=destination_rules,
             peer_authentications=peer_authentications,
         )
+        status["rollout"] = await self.rollouts.progress()
+        return status
+
+    # ------------------------------------------------------------ a rollout's progress and verbs
+    async def report_rollout(self, progress: dict[str, Any]) -> None:
+        await self.rollouts.report(progress)
+
+    async def take_rollout_commands(self) -> list[dict[str, Any]]:
+        return await self.rollouts.take_commands()
+
+    async def rollout_command(self, verb: str, by: str) -> None:
+        await self.rollouts.send(verb, by)
 
     async def _mesh_peer_authentications(self) -> list[dict[str, Any]]:
         """Mesh-wide PeerAuthentications (Istio's root namespace), if we may read them."""

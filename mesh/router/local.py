@@ -72,6 +72,15 @@ class LocalRouter:
         await self._call(self.client.apply(str(step.number), updated))
         self._in_force = None
 
+    async def report_rollout(self, progress: dict[str, Any]) -> None:
+        await self._call(self.client.report_rollout(progress))
+
+    async def take_rollout_commands(self) -> list[dict[str, Any]]:
+        return await self._call(self.client.take_rollout_commands())
+
+    async def rollout_command(self, verb: str, by: str) -> None:
+        await self._call(self.client.rollout_command(verb, by))
+
     async def close(self) -> None:
         return None
 

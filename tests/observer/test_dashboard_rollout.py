@@ -441,7 +441,7 @@ class TestRolloutKey:
                 f"resumed by {user}",
                 f"confirm-promotion confirmed by {user}",
             ]
-            assert "rollout confirm sent" in messages(app)
+            await wait_for(pilot, lambda: "rollout confirm sent" in messages(app), what="logged")
 
     async def test_a_key_that_does_not_apply_now_says_why(
         self, fake_system: FakeLocalSystem

@@ -37,11 +37,16 @@ def test_a_verb_without_a_running_system_says_how_to_start_one(
     assert code == 1 and "no local system is running" in err and "voting up" in err
 
 
-def test_verbs_against_a_cluster_say_where_the_controller_is(
+def test_a_verb_against_a_cluster_it_cannot_reach_says_why_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "pause", "--context", "aks", "--state-dir", str(tmp_path))
-    assert code == 1 and "acts on the local system's rollout" in err
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    code, _, err = run(capsys, "pause", "--kubeconfig", str(kubeconfig), "--context", "aks")
+    assert code == 1 and err.count("\n") == 1
+    assert (
+        err.startswith("voting: rollout pause: kubeconfig ") and "cannot use context 'aks'" in err
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ APPLY = "application/apply-patch+yaml"
 OURS = "app.kubernetes.io/part-of=voting-app,app.kubernetes.io/managed-by=voting-mesh"
 PROJECT = "app.kubernetes.io/part-of=voting-app"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/voting/deployments"
-STATUS_READS = 9  # namespace, 7 lists (mesh-wide PeerAuthentications too), the ingress Service
+STATUS_READS = 10  # namespace, 7 lists (mesh-wide PeerAuthentications too), the ingress
+# Service, and the rollout progress ConfigMap (mesh/router/kubernetes_rollout.py)
 
 # kind -> (group path, plural), written out independently of mesh.cluster.kinds
 REST = {
@@ -171,6 +172,7 @@ async def test_steps_1_to_5_apply_wait_and_prune_with_exact_requests_fake_kubern
             # the mesh-wide policies of Istio's root namespace
             ("GET", "/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications"),
             ("GET", "/api/v1/namespaces/istio-system/services/istio-ingressgateway"),
+            ("GET", "/api/v1/namespaces/voting/configmaps/voting-rollout-progress"),
         }
         assert status["step"] == {"number": step.number, "name": step.name}
 
