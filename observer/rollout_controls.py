@@ -1,5 +1,6 @@
-"""The dashboard's rollout keys, composed into the app: start a canary here (R), steer
-whoever's rollout is running (p, c, P, X), and roll a rollout started here back on quit.
+"""The dashboard's rollout keys, composed into the app: start a canary here (R, the local
+system), steer whoever's rollout is running (p, c, P, X; locally or on a cluster), and roll
+a rollout started here back on quit.
 
 The work runs as the app's workers (one rollout at a time, group "rollout"); like every
 worker of the dashboard it reports through messages (`observer/messages.py`) or the app's
@@ -116,14 +117,23 @@ class RolloutControls:
         progress = self.app.state.rollout if self.app.state else None
         if verb == "pause" and progress is not None and progress.paused:
             verb = "resume"
+        router = getattr(self.app.source, "router", None)
+        if self.app.source.kind != "local" and router is not None:
+            # a cluster: the verb goes to the rollout's ConfigMap through the source's router
+            self.app.run_worker(self._send(verb, router=router), group="rollout-verb")
+            return
         state_dir = self._local_state_dir()
         if state_dir is not None:
-            self.app.run_worker(self._send(verb, state_dir), group="rollout-verb")
+            self.app.run_worker(self._send(verb, state_dir=state_dir), group="rollout-verb")
 
-    async def _send(self, verb: str, state_dir: Path) -> None:
+    async def _send(self, verb: str, *, state_dir: Path | None = None, router: Any = None) -> None:
         app = self.app
+        by = f"{getpass.getuser()} (dashboard)"
         try:
-            await command_rollout(verb, state_dir=state_dir, by=f"{getpass.getuser()} (dashboard)")
+            if router is not None:
+                await router.rollout_command(verb, by)
+            else:
+                await command_rollout(verb, state_dir=state_dir or Path(), by=by)
         except Exception as exc:  # refused (it does not apply now) or no system: say why
             app.notify(f"rollout {verb}: {exc}", severity="warning", timeout=8)
             return

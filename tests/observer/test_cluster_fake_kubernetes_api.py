@@ -7,6 +7,7 @@ controller, RBAC refusals), shared with the mesh's router tests
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -171,3 +172,32 @@ class TestDashboardOnTheFakeKubernetesAPI:
             await wait_for(pilot, lambda: canary.find("Deployment", "voting-app-1-0") is None, 30)
             await wait_for(pilot, lambda: "cookie featureflag=on" not in table.text(120).plain, 30)
             assert "all traffic" in table.text(120).plain
+
+
+async def test_a_cluster_rollout_shows_on_the_panel_and_p_pauses_it_through_its_configmap_fake_kubernetes_api(
+    canary: FakeKubernetesApi, source: ClusterSource
+) -> None:
+    """The progress a `voting rollout --context` controller keeps in its ConfigMap
+    (mesh/router/kubernetes_rollout.py) is read by the cluster source; p asks it to pause."""
+    from observer.widgets.rollout import RolloutPanel
+    from rollout.progress import progress_json
+    from rollout.spec import RolloutSpec
+
+    outcome = {"state": "running", "weight": 25, "reason": "", "history": [], "gates": []}
+    await source.router.report_rollout(
+        progress_json(outcome, RolloutSpec(interval=30.0), passed=[10], pid=77)
+    )
+    app = ObserverApp(source, refresh_s=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(RolloutPanel)
+        await wait_for(pilot, lambda: "weight 25% → v2-0" in panel.text(76).plain, 30)
+        await pilot.press("p")
+        found: list[dict[str, Any]] = []
+
+        def sent() -> bool:
+            data = (canary.find("ConfigMap", "voting-rollout-commands") or {}).get("data") or {}
+            found[:] = json.loads(data.get("commands") or "[]")
+            return bool(found)
+
+        await wait_for(pilot, sent, 30)
+        assert [(c["verb"], c["by"].endswith("(dashboard)")) for c in found] == [("pause", True)]
