@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -23,25 +23,11 @@ from observer.sources.cluster import ClusterSource
 from observer.widgets.chrome import StatusLine
 from observer.widgets.services import ServicesTable
 from tests.support.fake_kubernetes_api import FakeKubernetesApi
-from tests.support.kubernetes import rendered
+from tests.support.kubernetes import cached_render, fake
+
+__all__ = ["cached_render", "fake"]  # fixtures of this module (cached_render is autouse)
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/voting/deployments"
-
-
-@pytest.fixture(autouse=True)
-def _cached_render(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mesh.router.kubernetes.render_step", rendered)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubernetesApi]:
-    """A running fake API server; stopped after the test, even on failure."""
-    server = FakeKubernetesApi()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def router_for(fake: FakeKubernetesApi) -> KubernetesRouter:

@@ -14,23 +14,14 @@ import socket
 
 import pytest
 
+from mesh.local.topology import port_is_free  # the product's own check (voting up, bench)
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (bind 127.0.0.1:0, return what was given)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a server could bind 127.0.0.1:`port` now (as servers do, with SO_REUSEADDR)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def answers(port: int) -> bool:
