@@ -98,7 +98,3 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
             return False
         return True
 
-
-def pod_names(workload: Workload) -> list[str]:
-    """Stable pod names, `<deployment>-<index>` (a cluster adds a hash instead)."""
-    return [f"{workload.name}-{index}" for index in range(workload.replicas)]
