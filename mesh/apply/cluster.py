@@ -22,7 +22,7 @@ from mesh.apply.documents import Change, Key, MissingDocuments, delete, merge, t
 from mesh.cluster import kinds as k
 from mesh.cluster.api import KubeApi
 from mesh.cluster.errors import NotServed
-from mesh.router.kubernetes import RENDERED_NAMESPACE, _rename_principals
+from mesh.router.kubernetes_objects import RENDERED_NAMESPACE, rename_principals
 
 _SKIPPED = (k.NAMESPACE, k.POD)
 
@@ -39,7 +39,7 @@ def prepare(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
     labels[k.MANAGED_BY] = k.MANAGER
     labels.setdefault(k.PART_OF, k.PROJECT)
     if obj.get("kind") == "AuthorizationPolicy" and namespace != RENDERED_NAMESPACE:
-        _rename_principals(obj, namespace)
+        rename_principals(obj, namespace)
     return obj
 
 

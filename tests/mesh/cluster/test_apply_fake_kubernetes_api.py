@@ -317,7 +317,7 @@ def test_a_deployment_is_ready_when_its_generation_is_observed_and_all_replicas_
 
 
 def test_images_are_replaced_by_name_whatever_their_tag() -> None:
-    from mesh.router.kubernetes import image_name, prepare
+    from mesh.router.kubernetes_objects import image_name, prepare
 
     objects = prepare(
         rendered("canary"),
@@ -348,7 +348,7 @@ def test_images_are_replaced_by_name_whatever_their_tag() -> None:
 
 
 def test_another_namespace_moves_every_object_and_the_policy_principals() -> None:
-    from mesh.router.kubernetes import prepare
+    from mesh.router.kubernetes_objects import prepare
 
     objects = prepare(rendered("lock-down"), "voting-demo", STEPS[2])
 
