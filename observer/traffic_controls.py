@@ -78,10 +78,17 @@ class DemoTraffic:
             + result.connection_errors
             + sum(n for c, n in result.statuses.items() if c >= 500)
         )
+        ab = ""
+        if runner.plan.header is not None:  # A/B users counted apart: how many reached 2.0
+            judged = sum(n for v, n in result.header_versions.items() if v != "unknown")
+            on_canary = result.header_versions.get("2.0", 0)
+            ab = f" A/B {on_canary}/{judged}→2.0" if judged else " A/B 0"
         status.set_part(
             "traffic",
             "on",
-            f"{runner.plan.rate:g}/s sent {result.sent}" + (f" err {errors}" if errors else ""),
+            f"{runner.plan.rate:g}/s sent {result.sent}"
+            + (f" err {errors}" if errors else "")
+            + ab,
         )
 
     def stop(self) -> None:

@@ -155,6 +155,8 @@ async def test_with_an_ab_rollout_spec_demo_traffic_sends_its_header_too(
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("t")
         await wait_for(pilot, lambda: hits.count("insider") >= 3 and hits.count("") >= 3)
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: "A/B 0/" in status.plain)  # counted apart; none on 2.0
         await pilot.press("t")
         log = app.query_one(EventLog).messages
         assert any("30% A/B users (x-canary: insider)" in m for m in log), log
