@@ -106,38 +106,27 @@ async def _interruptible(work):
             loop.remove_signal_handler(sig)
 
 
+def _where(args: argparse.Namespace) -> dict:
+    """Which system the rollout acts on: the local one, or a cluster's namespace."""
+    return {
+        "state_dir": args.state_dir,
+        "context": args.context,
+        "namespace": args.namespace,
+        "kubeconfig": args.kubeconfig,
+    }
+
+
 async def _run(args: argparse.Namespace):
     from rollout.runner import resume_rollout, rollback_rollout, run_rollout
     from rollout.spec import load_spec
 
     if args.rollback:
-        return await rollback_rollout(
-            state_dir=args.state_dir,
-            context=args.context,
-            namespace=args.namespace,
-            kubeconfig=args.kubeconfig,
-            on_event=_print,
-        )
+        return await rollback_rollout(**_where(args), on_event=_print)
+    running = {"prometheus_url": args.prometheus_url, "on_event": _print}
     if args.resume:
-        return await resume_rollout(
-            state_dir=args.state_dir,
-            context=args.context,
-            namespace=args.namespace,
-            kubeconfig=args.kubeconfig,
-            prometheus_url=args.prometheus_url,
-            on_event=_print,
-            cancel_reason=INTERRUPTED,
-        )
-    return await run_rollout(
-        load_spec(args.spec),
-        state_dir=args.state_dir,
-        context=args.context,
-        namespace=args.namespace,
-        kubeconfig=args.kubeconfig,
-        prometheus_url=args.prometheus_url,
-        on_event=_print,
-        cancel_reason=INTERRUPTED,
-    )
+        return await resume_rollout(**_where(args), **running, cancel_reason=INTERRUPTED)
+    spec = load_spec(args.spec)
+    return await run_rollout(spec, **_where(args), **running, cancel_reason=INTERRUPTED)
 
 
 def _print(message: str) -> None:
@@ -149,12 +138,8 @@ def _progress(args: argparse.Namespace) -> dict | None:
     from mesh.router.factory import router_for
 
     async def read() -> dict | None:
-        router = router_for(
-            args.context,
-            namespace=args.namespace,
-            state_dir=args.state_dir,
-            kubeconfig=args.kubeconfig,
-        )
+        where = _where(args)
+        router = router_for(where.pop("context"), **where)
         try:
             return (await router.status()).get("rollout")
         finally:
@@ -180,14 +165,7 @@ def _command(args: argparse.Namespace) -> int:
 
     try:
         progress, done = asyncio.run(
-            command_rollout(
-                args.verb,
-                state_dir=args.state_dir,
-                by=getpass.getuser(),
-                context=args.context,
-                namespace=args.namespace,
-                kubeconfig=args.kubeconfig,
-            )
+            command_rollout(args.verb, by=getpass.getuser(), **_where(args))
         )
     except Exception as exc:  # refused, or no system: one line
         print(f"voting: rollout {args.verb}: {exc}", file=sys.stderr)

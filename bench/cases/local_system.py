@@ -116,29 +116,15 @@ def observer(ctx: Context, up: LocalUp) -> None:
     """CPU of `voting observe` (in tmux, a real terminal) while pages are served."""
     case = "4 observer"
     metric = "dashboard CPU over refreshes"
-    if importlib.util.find_spec("observer.app") is None:
-        ctx.report.add(
-            Row(
-                case,
-                metric,
-                None,
-                "%",
-                "<= 10% of a core",
-                note="not measured yet: observer.app does not exist",
-            )
-        )
-        return
-    if shutil.which("tmux") is None:
-        ctx.report.add(
-            Row(
-                case,
-                metric,
-                None,
-                "%",
-                "<= 10% of a core",
-                note="not measured: tmux is not installed",
-            )
-        )
+    why_not = (
+        "not measured yet: observer.app does not exist"
+        if importlib.util.find_spec("observer.app") is None
+        else "not measured: tmux is not installed"
+        if shutil.which("tmux") is None
+        else None
+    )
+    if why_not:
+        ctx.report.add(Row(case, metric, None, "%", "<= 10% of a core", note=why_not))
         return
     session = f"voting-bench-{uuid.uuid4().hex[:6]}"
     # The dashboard dies with the tmux server, the server with the bench (see bench.procs).

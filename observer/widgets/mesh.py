@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
 
 from observer.format import MARK_STYLE, fit, mark, pct, rate, sparkline
 from observer.model import Snapshot
+from observer.widgets.snapshot_view import SnapshotView
 
 
 def short(workload: str) -> str:
@@ -63,34 +63,14 @@ def history_text(snapshot: Snapshot | None, width: int = 48) -> Text:
     return out
 
 
-class _SnapshotView(Widget):
-    """A text panel redrawn from the latest snapshot."""
-
-    DEFAULT_CSS = "_SnapshotView { height: auto; }"
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.snapshot: Snapshot | None = None
-
-    def show(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        return self.text(self.size.width or 48)
-
-    def text(self, width: int = 48) -> Text:
-        raise NotImplementedError
-
-
-class MtlsPanel(_SnapshotView):
+class MtlsPanel(SnapshotView):
     """Policy in force (PeerAuthentication / DestinationRule TLS) next to the observed mTLS share."""
 
     def text(self, width: int = 48) -> Text:
         return mtls_text(self.snapshot, width)
 
 
-class HistoryPanel(_SnapshotView):
+class HistoryPanel(SnapshotView):
     """Share of each version over the last minutes, one sparkline per service version."""
 
     def text(self, width: int = 48) -> Text:

@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from observer.format import MARK_STYLE, NO_DATA, bar, fit, mark, millis, pct, rate
 from observer.model import ServiceRow, Snapshot, VersionRow
+from observer.widgets.snapshot_view import SnapshotView
 
 # (header, width) per column; the narrow set fits an 80-column terminal.
 WIDE = (
@@ -107,21 +108,10 @@ def _version(
         out.append("  " + " " * (widths[0] + 1) + fit(extra, widths[1]) + "\n")
 
 
-class ServicesTable(Widget):
+class ServicesTable(SnapshotView):
     """Routes, share bar, rate, success and latency per version, grouped by service."""
 
-    DEFAULT_CSS = "ServicesTable { height: auto; }"
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.snapshot: Snapshot | None = None
-
-    def show(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        return self.text(self.size.width or 80)
+    WIDTH = 80
 
     def text(self, width: int = 80) -> Text:
         """The table as text for a given width (also what tests read)."""
