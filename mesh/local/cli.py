@@ -7,15 +7,11 @@ The subcommands and their options are declared here; `up` and `down` run in `mes
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from mesh.local.errors import MeshError
-from mesh.local.up import cmd_down, cmd_up, fail
-from mesh.router.status_table import format_status
+from mesh.local.up import cmd_down, cmd_up
+from mesh.router.verbs import add_cluster_arguments, run_status, run_step, run_tls_check
 
 
 def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +103,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     step = subparsers.add_parser("step", help="apply a rollout step to the running system")
     step.add_argument("step", help="1-5 or deploy, update-analytics, lock-down, canary, finalize")
-    from mesh.cluster.cli import add_cluster_arguments
-
     add_cluster_arguments(step, rollout=True)
     _state_dir_arg(step)
     step.set_defaults(func=cmd_step)
@@ -141,55 +135,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------- step / status / tls-check
 def cmd_step(args: argparse.Namespace) -> int:
-    if args.context or args.kubeconfig:
-        from mesh.cluster.cli import run_step
-
-        return run_step(args)
-    from mesh.local.control import ControlClient
-
-    try:
-        status = asyncio.run(ControlClient(args.state_dir).step(args.step))
-    except MeshError as exc:
-        return fail(str(exc))
-    print(format_status(status))
-    return 0
+    return run_step(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.context or args.kubeconfig:
-        from mesh.cluster.cli import run_status
-
-        return run_status(args)
-    from mesh.local.control import ControlClient
-
-    try:
-        status = asyncio.run(ControlClient(args.state_dir).status())
-    except MeshError as exc:
-        return fail(str(exc))
-    print(json.dumps(status, indent=2) if args.json else format_status(status))
-    return 0
+    return run_status(args)
 
 
 def cmd_tls_check(args: argparse.Namespace) -> int:
-    if args.context or args.kubeconfig:
-        from mesh.cluster.cli import run_tls_check
-
-        return run_tls_check(args)
-    from mesh.local.control import ControlClient
-    from mesh.local.tlscheck import format_rows, tls_check
-
-    async def run() -> list[dict[str, Any]]:
-        status = await ControlClient(args.state_dir).status()
-        return await tls_check(status, args.service, args.state_dir)
-
-    try:
-        rows = asyncio.run(run())
-    except MeshError as exc:
-        return fail(str(exc))
-    if not rows:
-        return fail(f"no service named {args.service}")
-    print(json.dumps(rows, indent=2) if args.json else format_rows(rows))
-    return 0 if all(r["status"] == "OK" for r in rows) else 3
+    return run_tls_check(args)
 
 
 def cmd_tls_secret(args: argparse.Namespace) -> int:

@@ -60,6 +60,11 @@ class Router(Protocol):
         """Workloads, services, routes and mTLS modes in force (`LocalMesh.status()` shape)."""
         ...
 
+    async def tls_check(self, service: str) -> list[dict[str, Any]]:
+        """`istioctl authn tls-check`-like rows for a service (or "all"): the configured
+        modes and whether they agree; the local system also probes each pod."""
+        ...
+
     async def get_routes(self, service: str) -> list[Route]:
         """The destinations and weights of the service's default route."""
         ...

@@ -293,6 +293,11 @@ class KubernetesRouter:
         address = points[0].get("ip") or points[0].get("hostname")
         return f"http://{address}/" if address else None
 
+    async def tls_check(self, service: str) -> list[dict[str, Any]]:
+        from mesh.cluster.status import tls_rows
+
+        return tls_rows(await self.status(), service)
+
     # ------------------------------------------------------------ routes
     async def get_routes(self, service: str) -> list[Route]:
         return default_route(await self._virtual_service(service))

@@ -44,6 +44,12 @@ class LocalRouter:
     async def status(self) -> dict[str, Any]:
         return await self._call(self.client.status())
 
+    async def tls_check(self, service: str) -> list[dict[str, Any]]:
+        from mesh.local.tlscheck import tls_check
+
+        status = await self.status()
+        return await self._call(tls_check(status, service, self.client.state_dir))
+
     async def get_routes(self, service: str) -> list[Route]:
         _, documents = await self._documents()
         return default_route(find_virtual_service(documents, service))
