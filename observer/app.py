@@ -433,12 +433,12 @@ class ObserverApp(App[None]):
         self.demo.stop()
 
 
-async def run_local_dashboard(state_dir: Path) -> None:
+async def run_local_dashboard(state_dir: Path, rollout_spec: RolloutSpec | None = None) -> None:
     """What `voting up` opens in a terminal; returning means the user quit."""
     from observer.sources.local import LocalSource
 
     source = LocalSource(state_dir)
     try:
-        await ObserverApp(source).run_async()
+        await ObserverApp(source, rollout_spec=rollout_spec).run_async()
     finally:
         await source.aclose()
