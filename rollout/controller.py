@@ -116,6 +116,7 @@ class Rollout:
                 self.outcome.started = resume.started
         self._reporting = asyncio.Lock()
         self._base: list[dict[str, Any]] = []
+        self._touched = resume is not None  # the rollout has changed routes (or took them over)
         self.steering = Steering(
             commands, self.outcome, lambda m, log: self._event(m, log=log), self._publish
         )
@@ -164,14 +165,15 @@ class Rollout:
         spec = self.spec
         status = await self.router.status()
         step = (status.get("step") or {}).get("name")
-        phases = plan(spec)
+        full = plan(spec)
+        offset = self.resume.phases_done if self.resume is not None else 0
+        phases = full[offset:]
         if self.resume is not None:
             if step != "canary":
                 raise RuntimeError(
                     f"cannot resume: the step in force is {step}, not canary (the routes were "
                     "changed since); `voting rollout --rollback` or start a new rollout"
                 )
-            phases = phases[self.resume.phases_done :]
             passed = ", ".join(f"{w}%" for w in self.resume.passed) or "none"
             self._event(
                 f"resuming after controller pid {self.resume.lost_pid} was lost "
@@ -182,6 +184,7 @@ class Rollout:
                 await self._confirm("confirm-rollout", "Waiting", None)
             if step != "canary":
                 self._event(f"applying the canary step (was {step})")
+                self._touched = True
                 status = await self.router.apply_step("canary")
             if self.resume is None and not await self._pre_rollout(step):
                 return self.outcome
@@ -191,8 +194,8 @@ class Rollout:
                 if w.get("version") == spec.canary_version
             }
             self._base = await self.router.get_http(spec.service)
-            for index, phase in enumerate(phases):
-                first_weight = index == 0 or phases[index - 1].kind != WEIGHT
+            for index, phase in enumerate(phases, start=offset):
+                first_weight = index == 0 or full[index - 1].kind != WEIGHT
                 if phase.kind == WEIGHT and not first_weight:
                     await self._confirm("confirm-traffic-increase", "Progressing", phase)
                 if not await self._run_phase(phase, canary_workloads):
@@ -236,6 +239,7 @@ class Rollout:
         self.outcome.weight = phase.weight
         self._set_phase(phase)
         rules = phase_rules(self._base, spec, phase, self.outcome.cookie)
+        self._touched = True
         await self.router.set_http(spec.service, rules)
         self._event(phase.describe(spec))
         await self._publish()
@@ -262,6 +266,7 @@ class Rollout:
                 return False
             failed = [r for r in results if r.verdict == FAIL]
             if failed:
+                inconclusive = 0  # "in a row": a failed check ends an inconclusive streak
                 self.outcome.failed_checks += 1
                 reasons = "; ".join(f"{r.name} {_shown(r)} (needs {r.bound})" for r in failed)
                 if self.outcome.failed_checks >= spec.threshold:
@@ -371,6 +376,12 @@ class Rollout:
         await self._publish()
 
     async def _rollback(self, state: str, reason: str) -> None:
+        if not self._touched:  # ended before it changed any route: nothing to put back
+            self._event(f"{state}: {reason}; no route was changed", log=True)
+            self._finish(state, reason)
+            await self._hooks(self.spec.hooks("post-rollout"), "Failed")
+            await self._publish()
+            return
         self._event(f"{state}: {reason}; rolling back ({self.spec.rollback_step})", log=True)
         await self.router.apply_step(self.spec.rollback_step)
         self._finish(state, reason)

@@ -49,7 +49,12 @@ def judge(gate: Gate | Metric, values: list[float | None]) -> GateResult:
     known = [v for v in values if v is not None]
     if not known:
         return GateResult(gate.name, gate.describe(), None, INCONCLUSIVE, "no data")
-    worst = min(known) if gate.min is not None else max(known)
+    below = [v for v in known if gate.min is not None and v < gate.min]
+    above = [v for v in known if gate.max is not None and v > gate.max]
+    if below or above:  # any series outside the range fails it (both bounds: either side)
+        worst = min(below) if below else max(above)
+    else:
+        worst = min(known) if gate.min is not None else max(known)
     verdict = PASS if gate.verdict(worst) else FAIL
     return GateResult(gate.name, gate.describe(), worst, verdict, f"worst of {len(known)} series")
 

@@ -135,7 +135,7 @@ def parse_metric(data: Any, templates: dict[str, str], where: str) -> Metric:
         query = BUILTIN_TEMPLATES[name]
     else:
         ref = ref.get("name") if isinstance(ref, dict) else ref
-        if ref not in templates:
+        if not isinstance(ref, str) or ref not in templates:
             raise MetricError(
                 f"{where} ({name}).templateRef: no template named {ref!r} "
                 f"(known: {', '.join(templates) or 'none'})"

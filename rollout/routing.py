@@ -25,6 +25,7 @@ from rollout.spec import RolloutSpec
 MIRROR, AB, WEIGHT = "mirror", "ab", "weight"
 ROLLOUT_RULE_PREFIX = "rollout-"
 _ROLLOUT_FIELDS = ("mirror", "mirrorPercentage", "mirrorPercent", "mirrors")
+_SHARED_FIELDS = ("timeout", "retries", "headers", "corsPolicy")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ def phase_rules(
         return {"destination": dest, "weight": weight}
 
     added: list[dict[str, Any]] = []
+    # what the default route does besides routing goes on the rules the rollout adds too,
+    # as Flagger sets a canary's timeout, retries, headers and CORS on every route it writes
+    shared = {k: copy.deepcopy(default[k]) for k in _SHARED_FIELDS if k in default}
     if phase.kind == MIRROR:
         default["route"] = [destination(spec.primary, 100)]
         default["mirror"] = destination(spec.canary, 0)["destination"]
@@ -100,6 +104,7 @@ def phase_rules(
                 "name": f"{ROLLOUT_RULE_PREFIX}ab",
                 "match": copy.deepcopy(list(spec.match)),
                 "route": [destination(spec.canary, 100)],
+                **shared,
             }
         )
         default["route"] = [destination(spec.primary, 100)]
@@ -115,6 +120,7 @@ def phase_rules(
                     "name": f"{ROLLOUT_RULE_PREFIX}sticky",
                     "match": [{"headers": {"cookie": {"regex": regex}}}],
                     "route": [destination(spec.canary, 100)],
+                    **shared,
                 }
             )
         default["route"] = [destination(spec.primary, 100 - phase.weight), canary]

@@ -179,4 +179,9 @@ def acted(verb: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
         return bool(now.get("paused"))
     if verb == "resume":
         return not now.get("paused")
-    return len(now.get("events") or ()) > len(before.get("events") or ())
+
+    def last(progress: dict[str, Any]) -> float:
+        events = progress.get("events") or ()
+        return float(events[-1].get("time") or 0) if events else 0.0
+
+    return last(now) > last(before)  # progress keeps the last 20 events: compare the newest

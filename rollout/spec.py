@@ -230,6 +230,8 @@ def _parse(data: dict[str, Any]) -> RolloutSpec:
             values[name] = _count(data[key], key, least)
     if "interval" in data:
         values["interval"] = parse_duration(data["interval"], "rollout spec interval")
+        if values["interval"] <= 0:
+            raise SpecError(f"interval: a duration above 0, got {data['interval']!r}")
     weights = _weights(data)
     if weights is not None:
         values["weights"] = weights
@@ -374,7 +376,7 @@ def _gate(data: Any) -> Gate:
     unknown = sorted(set(data) - {"name", "query", "min", "max"})
     if unknown:
         raise SpecError(f"gate {data['name']}: unknown key {unknown[0]!r}")
-    if data["query"] not in QUERIES:
+    if not isinstance(data["query"], str) or data["query"] not in QUERIES:
         raise SpecError(
             f"gate {data['name']}: no query named {data['query']!r} (known: {', '.join(QUERIES)})"
         )
@@ -386,12 +388,18 @@ def _gate(data: Any) -> Gate:
         )
     if "min" not in data and "max" not in data:
         raise SpecError(f"gate {data['name']}: give a min or a max")
-    return Gate(
-        name=str(data["name"]),
-        query=str(data["query"]),
-        min=float(data["min"]) if "min" in data else None,
-        max=float(data["max"]) if "max" in data else None,
-    )
+    bounds = {}
+    for key in ("min", "max"):
+        if key in data:
+            try:
+                bounds[key] = float(data[key])
+            except (TypeError, ValueError) as exc:
+                raise SpecError(f"gate {data['name']}.{key}: a number, got {data[key]!r}") from exc
+    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        raise SpecError(
+            f"gate {data['name']}: min {bounds['min']:g} is above max {bounds['max']:g}"
+        )
+    return Gate(name=str(data["name"]), query=data["query"], **bounds)
 
 
 def load_spec(path: Any) -> RolloutSpec:

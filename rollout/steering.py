@@ -47,16 +47,17 @@ class Steering:
 
     async def wait(self, seconds: float) -> None:
         """Sleep `seconds` of unpaused time, acting on commands about once a second; return
-        early when the gate being waited on is confirmed."""
+        early when the gate being waited on is confirmed (a confirmation waits out a pause)."""
         remaining = seconds
+        await self.take()  # at least once, however short the wait
         while remaining > 0 or self.outcome.paused:
+            if self.confirmed and not self.outcome.paused:
+                return
             nap = POLL_S if self.outcome.paused else min(POLL_S, remaining)
             await asyncio.sleep(nap)
             if not self.outcome.paused:
                 remaining -= nap
             await self.take()
-            if self.confirmed:
-                return
 
     async def take(self) -> None:
         if self.commands is None:

@@ -84,8 +84,12 @@ def parse_webhook(data: Any, where: str) -> Webhook:
     if url is None and kind not in CONFIRM_TYPES:
         raise WebhookError(f"{where} ({name}).url: a {kind} webhook needs a url")
     if url is not None:
-        parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(str(url))
+            host = parts.hostname
+        except ValueError:  # e.g. an unclosed [IPv6 literal
+            host = None
+        if host is None or parts.scheme not in ("http", "https"):
             raise WebhookError(f"{where} ({name}).url: an http(s) URL with a host, got {url!r}")
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
@@ -93,6 +97,8 @@ def parse_webhook(data: Any, where: str) -> Webhook:
     timeout = parse_duration(
         data.get("timeout", f"{DEFAULT_TIMEOUT_S:g}s"), f"{where} ({name}).timeout"
     )
+    if timeout <= 0:  # aiohttp reads 0 as "no timeout": a hook that never answers would hang
+        raise WebhookError(f"{where} ({name}).timeout: a duration above 0")
     return Webhook(
         name=name,
         type=kind,

@@ -357,3 +357,97 @@ def test_a_rollback_webhook_answering_2xx_rolls_back(
 
     outcome = with_server(hooks_server, work)
     assert (outcome.state, outcome.reason) == (ROLLED_BACK, "rollback webhook stop answered 2xx")
+
+
+def test_a_resumed_rollout_still_waits_at_the_next_confirm_traffic_increase(
+    fast: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first weight after a resume is not the spec's first weight: its gate holds."""
+    from rollout.progress import plan_resume, progress_json
+
+    spec = parse_spec(
+        {
+            "stepWeights": [10, 50],
+            "interval": "10ms",
+            "webhooks": [{"name": "more", "type": "confirm-traffic-increase"}],
+        }
+    )
+    lost = progress_json(
+        {"state": "running", "weight": 10, "phases_passed": 1}, spec, passed=[10], pid=7, now=1.0
+    )
+    plan = plan_resume(lost, now=1000.0)
+    commands, waits = Commands(), []
+
+    def on_event(message: str) -> None:
+        if "waiting for confirm-traffic-increase" in message:
+            waits.append(message)
+            commands.send("confirm")
+
+    monkeypatch.setattr(controller_mod, "evaluate", Verdicts())
+    rollout = Rollout(spec, FakeRouter(), None, commands=commands, on_event=on_event, resume=plan)  # type: ignore[arg-type]
+    outcome = asyncio.run(rollout.run())
+    assert outcome.state == PROMOTED and len(waits) == 1
+
+
+def test_a_confirmation_sent_while_paused_waits_for_resume(
+    fast: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = parse_spec(
+        {
+            "stepWeights": [100],
+            "interval": "10ms",
+            "webhooks": [{"name": "approve", "type": "confirm-promotion"}],
+        }
+    )
+    commands, router = Commands(), FakeRouter()
+
+    async def go() -> Any:
+        monkeypatch.setattr(controller_mod, "evaluate", Verdicts())
+        rollout = Rollout(spec, router, None, commands=commands, on_event=lambda _: None)  # type: ignore[arg-type]
+        task = asyncio.create_task(rollout.run())
+        while rollout.outcome.phase.get("kind") != "confirm":
+            await asyncio.sleep(0.01)
+        commands.send("pause")
+        commands.send("confirm")
+        await asyncio.sleep(0.3)
+        assert router.steps == [] and rollout.outcome.paused  # held: paused beats confirmed
+        commands.send("resume")
+        return await task
+
+    outcome = asyncio.run(go())
+    assert outcome.state == PROMOTED and router.steps == ["finalize"]
+
+
+def test_an_abort_before_any_route_changed_puts_nothing_back(
+    fast: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aborted while waiting at confirm-rollout (the step in force untouched): no rollback
+    step is applied, since the rollout changed nothing."""
+    spec = parse_spec({"webhooks": [{"name": "go", "type": "confirm-rollout"}]})
+    commands = Commands()
+    commands.send("abort")
+    router = FakeRouter("lock-down")
+
+    async def go() -> Any:
+        monkeypatch.setattr(controller_mod, "evaluate", Verdicts())
+        rollout = Rollout(spec, router, None, commands=commands, on_event=lambda _: None)  # type: ignore[arg-type]
+        rollout.outcome.phase = {"kind": "confirm"}
+        return await rollout.run()
+
+    outcome = asyncio.run(go())
+    assert outcome.state == ABORTED and router.steps == [] and router.http == []
+
+
+def test_the_rules_a_rollout_adds_keep_the_default_routes_timeout_and_retries() -> None:
+    from rollout.routing import AB, Phase, phase_rules
+    from tests.support.fake_router import CANARY_STEP_RULES
+
+    base = [
+        *CANARY_STEP_RULES[:-1],
+        {**CANARY_STEP_RULES[-1], "timeout": "2s", "retries": {"attempts": 2}},
+    ]
+    spec = parse_spec({"iterations": 1, "match": [{"headers": {"x": {"exact": "y"}}}]})
+    ab = next(
+        r for r in phase_rules(base, spec, Phase(AB, iteration=1)) if r["name"] == "rollout-ab"
+    )
+    assert (ab["timeout"], ab["retries"]) == ("2s", {"attempts": 2})

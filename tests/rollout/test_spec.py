@@ -99,6 +99,29 @@ def test_the_example_in_the_spec_modules_docstring_parses() -> None:
             "unknown variable {{ pod }}",
         ),
         ({"webhooks": [{"name": "w", "url": "file:///etc/passwd"}]}, "webhooks\\[0\\] \\(w\\).url"),
+        ({"interval": "0s"}, "interval: a duration above 0"),
+        (
+            {"webhooks": [{"name": "w", "url": "http://x/", "timeout": "0s"}]},
+            "timeout: a duration above 0",
+        ),
+        (
+            {"webhooks": [{"name": "w", "url": "http://[::1/"}]},
+            "url: an http\\(s\\) URL with a host",
+        ),
+        (
+            {"gates": [{"name": "g", "query": "success_rate", "min": "high"}]},
+            "gate g.min: a number",
+        ),
+        ({"gates": [{"name": "g", "query": "success_rate", "min": None}]}, "gate g.min: a number"),
+        ({"gates": [{"name": "g", "query": ["success_rate"], "min": 1}]}, "gate g: no query named"),
+        (
+            {"gates": [{"name": "g", "query": "success_rate", "min": 2, "max": 1}]},
+            "min 2 is above max 1",
+        ),
+        (
+            {"metrics": [{"name": "m", "templateRef": ["t"], "thresholdRange": {"max": 1}}]},
+            "templateRef: no template named",
+        ),
         ({"webhooks": [{"name": "w", "type": "event", "url": "http://x/"}]}, "'event' is not one"),
         ({"webhooks": [{"name": "w"}]}, "a rollout webhook needs a url"),
         (
@@ -152,3 +175,15 @@ def test_a_flagger_shaped_spec_reads_back_from_its_json_unchanged() -> None:
 def test_every_example_spec_parses(path: Path) -> None:
     spec = load_spec(path)
     assert spec.interval == 15.0
+
+
+def test_a_range_with_both_bounds_fails_when_any_series_is_outside_it() -> None:
+    """Flagger's thresholdRange {min, max}: a series above max fails even when another is
+    at the minimum."""
+    from rollout.metrics import Metric
+
+    metric = Metric("m", "q {{ version }}", min=1.0, max=2.0)
+    result = judge(metric, [1.5, 3.0])
+    assert (result.verdict, result.value) == (FAIL, 3.0)
+    assert judge(metric, [1.0, 2.0]).verdict == PASS
+    assert judge(metric, [0.5, 1.5]).value == 0.5
