@@ -229,9 +229,7 @@ class Rollout:
         if step_before and step_before != "canary":
             self._event(f"putting back the step in force before ({step_before})")
             await self.router.apply_step(step_before)
-        self._finish(ABORTED, reason)
-        await self._hooks(self.spec.hooks("post-rollout"), "Failed")
-        await self._publish()
+        await self._end(ABORTED, reason)
         return False
 
     async def _run_phase(self, phase: Phase, canary_workloads: set[str]) -> bool:
@@ -371,29 +369,25 @@ class Rollout:
         self._set_phase(None, kind="promoting", detail=f"applying {self.spec.promote_step}")
         self._event(f"{reason}: promoting ({self.spec.promote_step})", log=True)
         await self.router.apply_step(self.spec.promote_step)
-        self._finish(PROMOTED, reason)
-        await self._hooks(self.spec.hooks("post-rollout"), "Succeeded")
-        await self._publish()
+        await self._end(PROMOTED, reason)
 
     async def _rollback(self, state: str, reason: str) -> None:
-        if not self._touched:  # ended before it changed any route: nothing to put back
+        if self._touched:
+            self._event(f"{state}: {reason}; rolling back ({self.spec.rollback_step})", log=True)
+            await self.router.apply_step(self.spec.rollback_step)
+        else:  # ended before it changed any route: nothing to put back
             self._event(f"{state}: {reason}; no route was changed", log=True)
-            self._finish(state, reason)
-            await self._hooks(self.spec.hooks("post-rollout"), "Failed")
-            await self._publish()
-            return
-        self._event(f"{state}: {reason}; rolling back ({self.spec.rollback_step})", log=True)
-        await self.router.apply_step(self.spec.rollback_step)
-        self._finish(state, reason)
-        await self._hooks(self.spec.hooks("post-rollout"), "Failed")
-        await self._publish()
+        await self._end(state, reason)
 
-    def _finish(self, state: str, reason: str) -> None:
-        self.outcome.state = state
-        self.outcome.reason = reason
-        self.outcome.finished = time.time()
-        self.outcome.paused = False
-        self.outcome.phase = {"kind": state, "detail": reason}
+    async def _end(self, state: str, reason: str) -> None:
+        """Record how it ended, call the post-rollout hooks, and report it."""
+        outcome = self.outcome
+        outcome.state, outcome.reason, outcome.finished = state, reason, time.time()
+        outcome.paused = False
+        outcome.phase = {"kind": state, "detail": reason}
+        flagger_phase = "Succeeded" if state == PROMOTED else "Failed"
+        await self._hooks(self.spec.hooks("post-rollout"), flagger_phase)
+        await self._publish()
 
 
 def _label(phase: Phase) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from mesh.rollout_lease import CONTROLLER_LOST, FINAL_STATES, ROLLED_BACK, RUNNING, observe
 from rollout.errors import ResumeError
+from rollout.routing import WEIGHT, plan
 from rollout.spec import RolloutSpec, SpecError, parse_spec
 
 LEASE_INTERVALS = 2  # a controller silent for this many intervals is lost
@@ -106,7 +107,6 @@ class ResumePlan:
     """How `--resume` goes on: the spec, the weights still to run, what was seen before."""
 
     spec: RolloutSpec
-    weights: tuple[int, ...]
     passed: tuple[int, ...] = ()
     history: tuple[dict[str, Any], ...] = ()
     started: float | None = None
@@ -115,6 +115,11 @@ class ResumePlan:
     phases_done: int = 0  # how many phases of `rollout.routing.plan(spec)` passed
     cookie: str = ""  # the session-affinity cookie value users already carry
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def weights(self) -> tuple[int, ...]:
+        """The weight steps still to run (what `--resume` says it will do)."""
+        return tuple(p.weight for p in plan(self.spec)[self.phases_done :] if p.kind == WEIGHT)
 
 
 def plan_resume(progress: dict[str, Any] | None, now: float | None = None) -> ResumePlan:
@@ -143,7 +148,6 @@ def plan_resume(progress: dict[str, Any] | None, now: float | None = None) -> Re
         phases_done=done,
         cookie=str(progress.get("cookie") or ""),
         spec=spec,
-        weights=tuple(w for w in spec.weights if w > last),
         passed=passed,
         history=tuple(h for h in progress.get("history") or () if isinstance(h, dict)),
         started=progress.get("started"),
