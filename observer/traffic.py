@@ -26,6 +26,14 @@ from typing import Any
 import aiohttp
 
 _APP_VERSION = re.compile(r'<span id="app-version">\s*([^<\s]+)')
+
+
+def page_version(body: str) -> str:
+    """The app version a vote page says served it ("unknown" when it carries no mark)."""
+    match = _APP_VERSION.search(body)
+    return match.group(1) if match else "unknown"
+
+
 VOTE_OPTIONS = ("Cats", "Dogs")
 
 
@@ -99,6 +107,15 @@ class TrafficResult:
     def sent_rate(self) -> float:
         """Requests sent per second over the run so far."""
         return self.sent / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def failed(self) -> int:
+        """Requests that failed: a 5xx, a timeout or a connection error."""
+        return (
+            self.timeouts
+            + self.connection_errors
+            + sum(n for code, n in self.statuses.items() if code >= 500)
+        )
 
     @property
     def completed(self) -> int:
@@ -194,8 +211,7 @@ async def _one(
         return
     result.statuses[response.status] += 1
     if not vote:
-        match = _APP_VERSION.search(body)
-        version = match.group(1) if match else "unknown"
+        version = page_version(body)
         result.versions[version] += 1
         if header:
             result.header_versions[version] += 1

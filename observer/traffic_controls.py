@@ -73,11 +73,7 @@ class DemoTraffic:
             status.set_part("traffic", "off", "off")
             return
         result = runner.result
-        errors = (
-            result.timeouts
-            + result.connection_errors
-            + sum(n for c, n in result.statuses.items() if c >= 500)
-        )
+        errors = result.failed
         ab = ""
         if runner.plan.header is not None:  # A/B users counted apart: how many reached 2.0
             judged = sum(n for v, n in result.header_versions.items() if v != "unknown")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from typing import Any
 
@@ -32,10 +31,9 @@ import aiohttp
 from aiohttp import web
 
 from mesh.model.fields import parse_duration
-from observer.traffic import TrafficPlan, TrafficResult, TrafficRunner
+from observer.traffic import TrafficPlan, TrafficResult, TrafficRunner, page_version
 
 FAILED_SHARE = 0.01
-_APP_VERSION = re.compile(r'<span id="app-version">(.*?)</span>')
 
 
 class LoadTester:
@@ -57,8 +55,7 @@ class LoadTester:
                 body = await response.text(errors="replace")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return 502, f"smoke: no answer from {self.url}: {exc}"
-        match = _APP_VERSION.search(body)
-        version = match.group(1) if match else "unknown"
+        version = page_version(body)
         if response.status == 200 and version == "2.0":
             return 200, "smoke: app 2.0 answered 200"
         return 502, f"smoke: HTTP {response.status} from app {version} (expected 200 from 2.0)"
@@ -79,11 +76,7 @@ class LoadTester:
         result, self.finished = self.finished, None
         if result is None or not result.completed:
             return None
-        failed = (
-            result.timeouts
-            + result.connection_errors
-            + sum(n for code, n in result.statuses.items() if code >= 500)
-        )
+        failed = result.failed
         if failed / result.completed > FAILED_SHARE:
             return f"traffic: {failed} of {result.completed} requests failed\n{result.summary()}"
         return None
