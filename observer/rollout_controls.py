@@ -20,7 +20,7 @@ from observer.messages import RolloutFailed, RolloutFinished, RolloutNoted
 from observer.screens import ConfirmRollout
 from observer.widgets.rollout import STATE_WORDS
 from rollout.controller import Outcome
-from rollout.runner import command_rollout, run_rollout
+from rollout.runner import command_rollout, run_rollout, steer
 from rollout.spec import RolloutSpec
 
 CLUSTER_ROLLOUT = (
@@ -130,8 +130,8 @@ class RolloutControls:
         app = self.app
         by = f"{getpass.getuser()} (dashboard)"
         try:
-            if router is not None:
-                await router.rollout_command(verb, by)
+            if router is not None:  # the cluster source's own router
+                await steer(router, verb, by)
             else:
                 await command_rollout(verb, state_dir=state_dir or Path(), by=by)
         except Exception as exc:  # refused (it does not apply now) or no system: say why

@@ -27,6 +27,7 @@ INTERRUPTED = "interrupted"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from mesh.local.paths import default_state_dir
+    from mesh.rollout_lease import VERBS
 
     parser = subparsers.add_parser(
         "rollout", help="canary the 2.0 stack with metric gates; promote or roll back"
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "verb",
         nargs="?",
-        choices=("pause", "resume", "promote", "abort", "confirm", "status"),
+        choices=(*VERBS, "status"),
         help="steer the running rollout instead of starting one",
     )
     parser.add_argument("--watch", action="store_true", help="with status: follow it live")
@@ -135,17 +136,9 @@ def _print(message: str) -> None:
 
 def _progress(args: argparse.Namespace) -> dict | None:
     """The rollout's progress as status shows it, from the local system or the cluster."""
-    from mesh.router.factory import router_for
+    from rollout.runner import read_progress
 
-    async def read() -> dict | None:
-        where = _where(args)
-        router = router_for(where.pop("context"), **where)
-        try:
-            return (await router.status()).get("rollout")
-        finally:
-            await router.close()
-
-    return asyncio.run(read())
+    return asyncio.run(read_progress(**_where(args)))
 
 
 def _controller_lost(args: argparse.Namespace) -> bool:

@@ -141,6 +141,21 @@ async def rollback_rollout(
     )
 
 
+async def read_progress(
+    *,
+    state_dir: Path,
+    context: str | None = None,
+    namespace: str = "voting",
+    kubeconfig: str | None = None,
+) -> dict[str, Any] | None:
+    """The rollout's progress as status shows it, from the local system or a cluster."""
+    router = _router(state_dir, context, namespace, kubeconfig)
+    try:
+        return await _progress(router)
+    finally:
+        await router.close()
+
+
 async def command_rollout(
     verb: str,
     *,
@@ -150,25 +165,30 @@ async def command_rollout(
     namespace: str = "voting",
     kubeconfig: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
+    """`steer` the rollout of the local system or a cluster (a router of its own)."""
+    router = _router(state_dir, context, namespace, kubeconfig)
+    try:
+        return await steer(router, verb, by)
+    finally:
+        await router.close()
+
+
+async def steer(router: Any, verb: str, by: str) -> tuple[dict[str, Any], bool]:
     """Ask the live controller for `pause|resume|promote|abort|confirm`; the progress once it
     acted (True), or as it is after `ACT_WITHIN_S` without a sign of it (False).
 
     Refused (said as an error) when the verb does not apply now; a controller acts on it
     within about a second."""
-    router = _router(state_dir, context, namespace, kubeconfig)
-    try:
-        before = await _progress(router) or {}
-        await router.rollout_command(verb, by)
-        deadline = time.monotonic() + ACT_WITHIN_S
-        while True:
-            now = await _progress(router) or {}
-            if acted(verb, before, now):
-                return now, True
-            if time.monotonic() > deadline:
-                return now, False
-            await asyncio.sleep(0.2)
-    finally:
-        await router.close()
+    before = await _progress(router) or {}
+    await router.rollout_command(verb, by)
+    deadline = time.monotonic() + ACT_WITHIN_S
+    while True:
+        now = await _progress(router) or {}
+        if acted(verb, before, now):
+            return now, True
+        if time.monotonic() > deadline:
+            return now, False
+        await asyncio.sleep(0.2)
 
 
 def acted(verb: str, before: dict[str, Any], now: dict[str, Any]) -> bool:
