@@ -30,8 +30,8 @@ EXIT_REFUSED = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from mesh.cluster.cli import add_cluster_arguments
     from mesh.local.cli import _state_dir_arg
+    from mesh.router.verbs import add_cluster_arguments
 
     for verb, help_text in (
         ("apply", "create or update resources from files (kubectl apply semantics)"),

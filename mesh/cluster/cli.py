@@ -17,8 +17,6 @@ import argparse
 
 from mesh.router.verbs import add_cluster_arguments, run_status, run_step, run_tls_check
 
-__all__ = ["add_cluster_arguments", "register", "run_status", "run_step", "run_tls_check"]
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     cluster = subparsers.add_parser(

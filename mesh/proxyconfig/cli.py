@@ -23,8 +23,8 @@ SECTIONS = ("listeners", "routes", "clusters", "endpoints", "secrets")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from mesh.cluster.cli import add_cluster_arguments
     from mesh.local.paths import default_state_dir
+    from mesh.router.verbs import add_cluster_arguments
 
     parser = subparsers.add_parser(
         "proxy-config",

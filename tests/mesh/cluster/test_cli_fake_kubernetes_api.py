@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh.cluster.cli import add_cluster_arguments, run_status, run_step, run_tls_check
+from mesh.router.verbs import add_cluster_arguments, run_status, run_step, run_tls_check
 from tests.support.fake_kubernetes_api import FakeKubernetesApi
 from voting.cli import main
 
