@@ -147,14 +147,23 @@ def parse_metric(data: Any, templates: dict[str, str], where: str) -> Metric:
     extra = sorted(set(bounds) - {"min", "max"})
     if extra:
         raise MetricError(f"{where} ({name}).thresholdRange: unknown key {extra[0]!r}")
-    try:
-        low = float(bounds["min"]) if "min" in bounds else None
-        high = float(bounds["max"]) if "max" in bounds else None
-    except (TypeError, ValueError) as exc:
-        raise MetricError(f"{where} ({name}).thresholdRange: numbers, got {bounds!r}") from exc
-    if low is not None and high is not None and low > high:
-        raise MetricError(f"{where} ({name}).thresholdRange: min {low:g} is above max {high:g}")
+    low, high = parse_bounds(bounds, f"{where} ({name}).thresholdRange")
     return Metric(name=name, query=query, min=low, max=high, template_ref=ref)
+
+
+def parse_bounds(data: dict[str, Any], where: str) -> tuple[float | None, float | None]:
+    """A check's `min` and `max` (either may be absent), as numbers, min not above max."""
+    bounds: dict[str, float | None] = {"min": None, "max": None}
+    for key in bounds:
+        if key in data:
+            try:
+                bounds[key] = float(data[key])
+            except (TypeError, ValueError) as exc:
+                raise MetricError(f"{where}.{key}: a number, got {data[key]!r}") from exc
+    low, high = bounds["min"], bounds["max"]
+    if low is not None and high is not None and low > high:
+        raise MetricError(f"{where}: min {low:g} is above max {high:g}")
+    return low, high
 
 
 def metric_to_json(metric: Metric) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from rollout.metrics import (
     check_template,
     describe_bounds,
     metric_to_json,
+    parse_bounds,
     parse_metric,
     within,
 )
@@ -388,18 +389,8 @@ def _gate(data: Any) -> Gate:
         )
     if "min" not in data and "max" not in data:
         raise SpecError(f"gate {data['name']}: give a min or a max")
-    bounds = {}
-    for key in ("min", "max"):
-        if key in data:
-            try:
-                bounds[key] = float(data[key])
-            except (TypeError, ValueError) as exc:
-                raise SpecError(f"gate {data['name']}.{key}: a number, got {data[key]!r}") from exc
-    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-        raise SpecError(
-            f"gate {data['name']}: min {bounds['min']:g} is above max {bounds['max']:g}"
-        )
-    return Gate(name=str(data["name"]), query=data["query"], **bounds)
+    low, high = parse_bounds(data, f"gate {data['name']}")
+    return Gate(name=str(data["name"]), query=data["query"], min=low, max=high)
 
 
 def load_spec(path: Any) -> RolloutSpec:
