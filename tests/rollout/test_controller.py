@@ -25,6 +25,12 @@ from rollout.spec import RolloutSpec, parse_spec
 from tests.support.fake_router import FakeRouter
 
 OK = [GateResult("canary-requests", ">= 1", 9.0, PASS, "enough")]
+# one weight, then a manual confirm-promotion gate (no url: only `confirm` opens it)
+PROMOTION_GATE = {
+    "stepWeights": [100],
+    "interval": "10ms",
+    "webhooks": [{"name": "approve", "type": "confirm-promotion"}],
+}
 BAD = [*OK, GateResult("success-rate", ">= 0.99", 0.5, FAIL, "worst of 1 series")]
 
 
@@ -224,13 +230,7 @@ def test_abort_and_promote_end_the_rollout_at_once(
 def test_a_confirm_promotion_gate_without_url_holds_until_confirmed(
     fast: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = parse_spec(
-        {
-            "stepWeights": [100],
-            "interval": "10ms",
-            "webhooks": [{"name": "approve", "type": "confirm-promotion"}],
-        }
-    )
+    spec = parse_spec(PROMOTION_GATE)
     commands = Commands()
     waits: list[str] = []
 
@@ -392,13 +392,7 @@ def test_a_resumed_rollout_still_waits_at_the_next_confirm_traffic_increase(
 def test_a_confirmation_sent_while_paused_waits_for_resume(
     fast: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = parse_spec(
-        {
-            "stepWeights": [100],
-            "interval": "10ms",
-            "webhooks": [{"name": "approve", "type": "confirm-promotion"}],
-        }
-    )
+    spec = parse_spec(PROMOTION_GATE)
     commands, router = Commands(), FakeRouter()
 
     async def go() -> Any:
